@@ -1,0 +1,1 @@
+"""scoped_tools_server package."""
