@@ -1,0 +1,84 @@
+"""The FastAPI application factory of the demo authorization server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from demo_as import (
+    authorization,
+    dashboard,
+    introspection,
+    metadata,
+    registration,
+    revocation,
+    tokens,
+)
+from demo_as.db import create_db_engine
+from demo_as.errors import install_error_handlers
+from demo_as.keys import load_or_create_signing_key
+from demo_as.middleware import BodySizeLimit, SecurityHeaders
+from demo_as.pages import Pages
+from demo_as.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app: open the database and load (or create) the signing key.
+
+    No network I/O happens here. The engine is disposed when the app's lifespan ends.
+    """
+    settings = settings or Settings()
+    engine = create_db_engine(settings.effective_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="demo_as",
+        summary="Hardened demo OAuth 2.1 authorization server for MCP (not for production)",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.signing_key = load_or_create_signing_key(engine)
+    app.state.pages = Pages()
+    for module in (
+        metadata,
+        registration,
+        authorization,
+        tokens,
+        revocation,
+        introspection,
+        dashboard,
+    ):
+        app.include_router(module.router)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.openapi = lambda: oauth_openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def oauth_openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document without FastAPI's default 422 responses: validation errors are
+    answered as OAuth 400s (errors.py), so documenting 422 would be a lie."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, routes=app.routes
+    )
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            responses.pop("422", None)
+            responses.setdefault("400", {"description": "Malformed request (OAuth error format)"})
+    app.openapi_schema = schema
+    return schema

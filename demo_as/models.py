@@ -1,0 +1,130 @@
+"""SQLModel tables of the demo authorization server.
+
+Secrets (client secrets, authorization codes, refresh tokens, login session ids, CSRF tokens) are
+stored only as SHA-256 hashes: they are 256-bit random values, so a plain hash is enough to make a
+stolen database useless for replay (RFC 6749 §10.3/§10.5, OAuth 2.1 §7.1). The signing key is the
+one secret kept in clear: this is a demo AS, and a restart must keep issued tokens valid.
+
+The tables live in their own SQLAlchemy registry so that ``create_all`` never touches tables other
+packages may define on SQLModel's global metadata.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+
+class ASTable(SQLModel, registry=registry()):
+    """Base class: every demo_as table shares this metadata."""
+
+
+class Client(ASTable, table=True):
+    """A dynamically registered client (RFC 7591 §2 metadata we understand)."""
+
+    client_id: str = Field(primary_key=True, max_length=64)
+    client_secret_hash: str | None = Field(default=None, max_length=64)
+    client_name: str | None = Field(default=None, max_length=200)
+    redirect_uris: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    grant_types: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    response_types: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    token_endpoint_auth_method: str = Field(max_length=32)
+    scope: str | None = Field(default=None, max_length=1000)
+    client_id_issued_at: int
+
+
+class SigningKey(ASTable, table=True):
+    """An ES256 private key as a JWK (RFC 7517), created on first start."""
+
+    kid: str = Field(primary_key=True, max_length=128)
+    private_jwk: dict = Field(sa_column=Column(JSON, nullable=False))
+    created_at: int
+
+
+class PendingAuthorization(ASTable, table=True):
+    """A validated /authorize request waiting for login and consent.
+
+    Only requests that passed every check are stored, so the login and consent forms can only
+    ever finish with a redirect to a registered redirect URI.
+    """
+
+    id: str = Field(primary_key=True, max_length=64)
+    client_id: str = Field(index=True, max_length=64)
+    redirect_uri: str = Field(max_length=2000)
+    state: str | None = Field(default=None, max_length=2000)
+    scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    resource: str = Field(max_length=2000)
+    code_challenge: str = Field(max_length=128)
+    username: str | None = Field(default=None, max_length=200)
+    csrf_hash: str | None = Field(default=None, max_length=64)
+    expires_at: int
+
+
+class AuthorizationCode(ASTable, table=True):
+    """An issued authorization code (OAuth 2.1 §4.1.2), bound to everything the token request
+    must repeat. ``used_at``/``grant_id`` let a replay revoke what the first use issued."""
+
+    code_hash: str = Field(primary_key=True, max_length=64)
+    client_id: str = Field(index=True, max_length=64)
+    redirect_uri: str = Field(max_length=2000)
+    scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    resource: str = Field(max_length=2000)
+    code_challenge: str = Field(max_length=128)
+    username: str = Field(max_length=200)
+    expires_at: int
+    used_at: int | None = None
+    grant_id: str | None = Field(default=None, max_length=64)
+
+
+class Grant(ASTable, table=True):
+    """One authorization: a user's consent for a client, scopes and a resource.
+
+    Every access and refresh token hangs off a grant, so revoking the grant revokes them all.
+    """
+
+    id: str = Field(primary_key=True, max_length=64)
+    client_id: str = Field(index=True, max_length=64)
+    username: str = Field(max_length=200)
+    scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    resource: str = Field(max_length=2000)
+    created_at: int
+    revoked_at: int | None = None
+    revoked_reason: str | None = Field(default=None, max_length=200)
+
+
+class RefreshToken(ASTable, table=True):
+    """A refresh token of a grant. ``status`` is ``active`` or ``rotated`` (OAuth 2.1 §4.3.1)."""
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    grant_id: str = Field(index=True, max_length=64)
+    client_id: str = Field(max_length=64)
+    status: str = Field(default="active", max_length=16)
+    created_at: int
+    expires_at: int
+
+
+class AccessTokenRecord(ASTable, table=True):
+    """The ``jti`` of every access token issued, so /introspect can report revocation."""
+
+    jti: str = Field(primary_key=True, max_length=64)
+    grant_id: str = Field(index=True, max_length=64)
+    client_id: str = Field(max_length=64)
+    expires_at: int
+    revoked_at: int | None = None
+
+
+class Consent(ASTable, table=True):
+    """The scopes a user has granted a client so far (shown as "already granted" on consent)."""
+
+    username: str = Field(primary_key=True, max_length=200)
+    client_id: str = Field(primary_key=True, max_length=64)
+    scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class LoginSession(ASTable, table=True):
+    """A login session cookie's hashed id, so later rounds can skip the login form."""
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    username: str = Field(max_length=200)
+    expires_at: int

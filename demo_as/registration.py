@@ -1,0 +1,134 @@
+"""Dynamic client registration (RFC 7591) at ``/register``.
+
+Everything is checked before anything is written: a refused registration leaves no row.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from demo_as.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
+from demo_as.db import new_secret, now, secret_hash, session
+from demo_as.errors import NO_STORE, OAuthError, OAuthErrorBody
+from demo_as.models import Client
+from demo_as.redirect_uris import redirect_uris_problem
+from demo_as.scopes import parse_scope, unknown_scopes
+
+router = APIRouter(tags=["registration"])
+
+MAX_CLIENT_NAME_LENGTH = 200
+MAX_SCOPE_LENGTH = 1000
+SUPPORTED_GRANT_TYPES = ("authorization_code", "refresh_token")
+
+
+class ClientMetadata(BaseModel):
+    """RFC 7591 §2 client metadata. Unknown fields are ignored, as §2 requires."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    redirect_uris: list[str]
+    token_endpoint_auth_method: str = "client_secret_basic"
+    grant_types: list[str] = Field(default_factory=lambda: ["authorization_code"])
+    response_types: list[str] = Field(default_factory=lambda: ["code"])
+    client_name: str | None = None
+    scope: str | None = None
+
+
+class ClientInformation(BaseModel):
+    """RFC 7591 §3.2.1 client information response."""
+
+    client_id: str
+    client_id_issued_at: int
+    client_secret: str | None = None
+    client_secret_expires_at: int | None = None
+    redirect_uris: list[str]
+    token_endpoint_auth_method: str
+    grant_types: list[str]
+    response_types: list[str]
+    client_name: str | None = None
+    scope: str | None = None
+
+
+def client_metadata_problem(metadata: ClientMetadata, supported_scopes: list[str]) -> str | None:
+    """RFC 7591 §2/§3.2.2 ``invalid_client_metadata`` checks other than the redirect URIs."""
+    if metadata.token_endpoint_auth_method not in TOKEN_ENDPOINT_AUTH_METHODS:
+        return (
+            f"token_endpoint_auth_method {metadata.token_endpoint_auth_method[:40]!r} is not "
+            f"supported; use one of {', '.join(TOKEN_ENDPOINT_AUTH_METHODS)}"
+        )
+    if not set(metadata.grant_types) <= set(SUPPORTED_GRANT_TYPES):
+        return f"grant_types may only contain {', '.join(SUPPORTED_GRANT_TYPES)}"
+    # RFC 7591 §2.1: grant_types and response_types must be consistent; code is our only flow.
+    if "authorization_code" not in metadata.grant_types:
+        return "grant_types must include authorization_code (the only flow this AS offers)"
+    if metadata.response_types != ["code"]:
+        return 'response_types must be ["code"] (RFC 7591 §2.1, OAuth 2.1 has no implicit flow)'
+    if metadata.client_name is not None and not (
+        0 < len(metadata.client_name) <= MAX_CLIENT_NAME_LENGTH
+    ):
+        return f"client_name must be 1 to {MAX_CLIENT_NAME_LENGTH} characters"
+    if metadata.scope is not None:
+        if len(metadata.scope) > MAX_SCOPE_LENGTH:
+            return f"scope may be at most {MAX_SCOPE_LENGTH} characters"
+        try:
+            unknown = unknown_scopes(parse_scope(metadata.scope), supported_scopes)
+        except ValueError as error:
+            return str(error)
+        if unknown:
+            return f"unknown scope(s) {' '.join(unknown)}; supported: {' '.join(supported_scopes)}"
+    return None
+
+
+def new_client_id() -> str:
+    """An opaque client_id that never starts with ``https://`` (CIMD-01 collision guard)."""
+    return "client-" + secrets.token_urlsafe(18)
+
+
+@router.post(
+    "/register",
+    status_code=201,
+    response_model=ClientInformation,
+    response_model_exclude_none=True,
+    responses={400: {"model": OAuthErrorBody}, 413: {"model": OAuthErrorBody}},
+    summary="RFC 7591 dynamic client registration (loopback redirect URIs only)",
+)
+def register(metadata: ClientMetadata, request: Request) -> JSONResponse:
+    settings = request.app.state.settings
+    if problem := redirect_uris_problem(metadata.redirect_uris):
+        raise OAuthError("invalid_redirect_uri", problem)
+    if problem := client_metadata_problem(metadata, settings.scopes):
+        raise OAuthError("invalid_client_metadata", problem)
+
+    secret = None if metadata.token_endpoint_auth_method == "none" else new_secret()
+    client = Client(
+        client_id=new_client_id(),
+        client_secret_hash=secret_hash(secret) if secret else None,
+        client_name=metadata.client_name,
+        redirect_uris=list(metadata.redirect_uris),
+        grant_types=list(dict.fromkeys(metadata.grant_types)),
+        response_types=["code"],
+        token_endpoint_auth_method=metadata.token_endpoint_auth_method,
+        scope=" ".join(parse_scope(metadata.scope)) if metadata.scope else None,
+        client_id_issued_at=now(),
+    )
+    with session(request.app.state.engine) as db:
+        db.add(client)
+        db.commit()
+    info = ClientInformation(
+        client_id=client.client_id,
+        client_id_issued_at=client.client_id_issued_at,
+        # RFC 7591 §3.2.1: the secret is returned once; only its hash is stored.
+        client_secret=secret,
+        client_secret_expires_at=0 if secret else None,
+        redirect_uris=client.redirect_uris,
+        token_endpoint_auth_method=client.token_endpoint_auth_method,
+        grant_types=client.grant_types,
+        response_types=client.response_types,
+        client_name=client.client_name,
+        scope=client.scope,
+    )
+    return JSONResponse(info.model_dump(exclude_none=True), status_code=201, headers=NO_STORE)
