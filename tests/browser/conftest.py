@@ -1,0 +1,106 @@
+"""Fixtures for driving demo_as's real login and consent pages in a real browser.
+
+The browser is Debian's ``chromium`` (``.ci/install-browser.sh``) driven by Playwright for Python;
+``playwright install`` is never used. Without chromium the tests skip on a developer machine and
+FAIL when ``CI`` is set: a CI run must never silently skip the browser.
+
+The AS is the real ``demo_as`` app served by uvicorn on an ephemeral 127.0.0.1 port. The client's
+redirect URI is a loopback address where nothing listens: the browser's navigation to it is
+intercepted (Playwright routing) and answered with a stub page, so the test reads exactly the URL
+the AS redirected to, as a native client's loopback listener would.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from serving import serve_app
+
+from demo_as.app import create_app
+from demo_as.settings import Settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+RESOURCE = "http://127.0.0.1:8000/mcp"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _running_in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_chromium() -> None:
+    """Skip on a developer machine without chromium; fail in CI, where the browser is required."""
+    if os.access(CHROMIUM, os.X_OK):
+        return
+    reason = f"{CHROMIUM} not found: run .ci/install-browser.sh (installs Debian's chromium)"
+    if _running_in_ci():
+        pytest.fail(f"{reason}; CI is set, so this is a failure, not a skip")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    require_chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context per test: no cookies (no login session) carried over."""
+    context = browser.new_context(viewport={"width": 960, "height": 720}, locale="en-US")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def resource() -> str:
+    """The one resource the AS under test serves tokens for (nothing listens there)."""
+    return RESOURCE
+
+
+@pytest.fixture(scope="module")
+def as_url(tmp_path_factory: pytest.TempPathFactory, resource: str) -> Iterator[str]:
+    """The real demo_as, its issuer being its own ephemeral base URL, on a fresh SQLite file."""
+    data_dir = tmp_path_factory.mktemp("demo_as")
+
+    def app_for(base_url: str):
+        return create_app(Settings(issuer=base_url, data_dir=data_dir, resources=[resource]))
+
+    with serve_app(app_for) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def http() -> Iterator[httpx2.Client]:
+    with httpx2.Client(timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where page screenshots go: docs/screenshots/ with UPDATE_SCREENSHOTS=1 (what the README
+    shows), otherwise the test's temporary directory so ordinary runs leave the tree untouched."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return SCREENSHOTS
+    return tmp_path
