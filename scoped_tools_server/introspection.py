@@ -1,0 +1,110 @@
+"""Access-token validation by asking the AS (RFC 7662 introspection): ``--token-check introspect``.
+
+Trade-off against local JWT checks: a revoked token stops working on the very next request, at the
+cost of one round trip to the AS per MCP request (and the RS depends on the AS being up). The
+request is authenticated with ``Authorization: Bearer <introspection_secret>`` (our AS's contract,
+docs/architecture.md §Introspection; RFC 7662 §2.1 requires *some* authorization).
+
+The response is not trusted blindly: ``active`` must be true, and ``aud``/``iss``/``exp`` are
+checked with the same rule functions the JWT path uses, so both paths accept the same tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+
+from scoped_tools_server.token_errors import AuthServerUnavailable, InactiveToken, MissingClaim
+from scoped_tools_server.token_verification import (
+    VerifiedToken,
+    check_audience,
+    check_issuer,
+    check_time_window,
+    verified_token_from_claims,
+)
+
+logger = logging.getLogger(__name__)
+
+INTROSPECTION_PATH = "/introspect"
+
+
+def require_active(response: dict[str, Any]) -> None:
+    """RFC 7662 §2.2: ``active`` is REQUIRED; anything but ``true`` means the token is unusable
+    (expired, revoked, unknown, or not for this caller) and the AS "SHOULD NOT" say which."""
+    if response.get("active") is not True:
+        raise InactiveToken()
+
+
+def claims_from_introspection(response: dict[str, Any], issuer: str) -> dict[str, Any]:
+    """Normalise an RFC 7662 §2.2 response into JWT-style claims for the shared checks.
+
+    ``iss`` is OPTIONAL in RFC 7662; when absent, the answer came from the one AS we are configured
+    to trust (checklist B-17: "check the JWT iss or the introspection endpoint identity").
+    """
+    claims = dict(response)
+    claims.setdefault("iss", issuer)
+    for name in ("sub", "client_id", "aud", "exp"):
+        if name not in claims:
+            raise MissingClaim(f"The introspection response lacks {name} (RFC 7662 §2.2)")
+    if not isinstance(claims["sub"], str) or not isinstance(claims["client_id"], str):
+        raise MissingClaim("The introspection response's sub/client_id are not strings")
+    if isinstance(claims["exp"], bool) or not isinstance(claims["exp"], int | float):
+        raise MissingClaim("The introspection response's exp is not a number")
+    return claims
+
+
+class IntrospectionTokenVerifier:
+    """Asks the AS about every token (no cache: immediate revocation is the reason to use this)."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        as_base_url: str,
+        secret: str,
+        resource_url: str,
+        leeway: int = 30,
+        http_client: Callable[[], httpx2.AsyncClient] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.issuer = issuer
+        self.endpoint = as_base_url.rstrip("/") + INTROSPECTION_PATH
+        self._secret = secret
+        self.resource_url = resource_url
+        self.leeway = leeway
+        self._http_client = http_client or (lambda: httpx2.AsyncClient(timeout=10.0))
+        self._clock = clock
+
+    async def verify(self, token: str) -> VerifiedToken:
+        response = await self._introspect(token)
+        require_active(response)
+        claims = claims_from_introspection(response, self.issuer)
+        check_issuer(claims, self.issuer)
+        check_audience(claims, self.resource_url)
+        check_time_window(claims, self._clock(), self.leeway)
+        return verified_token_from_claims(claims)
+
+    async def _introspect(self, token: str) -> dict[str, Any]:
+        """RFC 7662 §2.1: POST ``token`` form-encoded, with ``token_type_hint=access_token``."""
+        try:
+            async with self._http_client() as client:
+                response = await client.post(
+                    self.endpoint,
+                    data={"token": token, "token_type_hint": "access_token"},
+                    headers={
+                        "Authorization": f"Bearer {self._secret}",
+                        "Accept": "application/json",
+                    },
+                )
+            response.raise_for_status()
+            body = response.json()
+        except (httpx2.HTTPError, ValueError) as exc:
+            logger.warning("token introspection failed: %s", type(exc).__name__)
+            raise AuthServerUnavailable(f"token introspection failed: {exc}") from exc
+        if not isinstance(body, dict):
+            raise AuthServerUnavailable("the introspection response is not a JSON object")
+        return body

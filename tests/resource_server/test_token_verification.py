@@ -1,0 +1,251 @@
+"""Token verification against a loopback AS double serving a real JWKS (test ES256 key)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import anyio
+import pytest
+from rs_support import INTROSPECTION_SECRET, FakeAuthorizationServer, new_signing_key
+
+from scoped_tools_server.introspection import IntrospectionTokenVerifier
+from scoped_tools_server.jwks import JwksCache, internal_url
+from scoped_tools_server.token_errors import (
+    AuthServerUnavailable,
+    BadSignature,
+    InactiveToken,
+    MalformedToken,
+    MissingClaim,
+    TokenExpired,
+    TokenNotYetValid,
+    TokenRejected,
+    UnknownSigningKey,
+    UnsupportedAlgorithm,
+    WrongAudience,
+    WrongIssuer,
+    WrongTokenType,
+)
+from scoped_tools_server.token_verification import JwtTokenVerifier, VerifiedToken
+
+RESOURCE = "http://127.0.0.1:8000/mcp"
+
+
+@pytest.fixture(autouse=True)
+def _resource_is_ours(fake_as: FakeAuthorizationServer) -> None:
+    """Tokens are minted for RESOURCE unless a test says otherwise."""
+    fake_as.resource = RESOURCE
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def verifier_for(fake_as: FakeAuthorizationServer, **kwargs: float) -> JwtTokenVerifier:
+    keys = JwksCache(
+        fake_as.issuer, fake_as.issuer, min_refetch_seconds=kwargs.pop("min_refetch", 0)
+    )
+    return JwtTokenVerifier(keys, issuer=fake_as.issuer, resource_url=RESOURCE, leeway=30)
+
+
+def verify(verifier: JwtTokenVerifier, token: str) -> VerifiedToken:
+    return anyio.run(verifier.verify, token)
+
+
+def rejected(verifier: JwtTokenVerifier, token: str) -> TokenRejected:
+    with pytest.raises(TokenRejected) as caught:
+        verify(verifier, token)
+    return caught.value
+
+
+def test_a_good_token_is_accepted(fake_as: FakeAuthorizationServer) -> None:
+    verifier = verifier_for(fake_as)
+    token = fake_as.mint(scope="notes:read notes:write", sub="alice", client_id="c-9")
+    verified = verify(verifier, token)
+    assert verified.subject == "alice"
+    assert verified.client_id == "c-9"
+    assert verified.scopes == {"notes:read", "notes:write"}
+    assert verified.issuer == fake_as.issuer
+    assert verified.expires_at == fake_as.minted[token]["exp"]
+
+
+def test_aud_may_be_a_list_containing_us(fake_as: FakeAuthorizationServer) -> None:
+    verifier = verifier_for(fake_as)
+    assert verify(verifier, fake_as.mint(aud=["http://other/mcp", RESOURCE])).subject == "alice"
+
+
+def test_expired_token(fake_as: FakeAuthorizationServer) -> None:
+    verifier = verifier_for(fake_as)
+    error = rejected(verifier, fake_as.mint(exp=int(time.time()) - 31))
+    assert isinstance(error, TokenExpired)
+    assert error.description == "The access token expired"
+
+
+def test_expiry_within_the_leeway_is_tolerated(fake_as: FakeAuthorizationServer) -> None:
+    verifier = verifier_for(fake_as)
+    assert verify(verifier, fake_as.mint(exp=int(time.time()) - 5)).subject == "alice"
+
+
+def test_not_yet_valid(fake_as: FakeAuthorizationServer) -> None:
+    verifier = verifier_for(fake_as)
+    error = rejected(verifier, fake_as.mint(nbf=int(time.time()) + 120))
+    assert isinstance(error, TokenNotYetValid)
+
+
+def test_wrong_audience(fake_as: FakeAuthorizationServer) -> None:
+    verifier = verifier_for(fake_as)
+    for aud in ("http://127.0.0.1:8000", "http://127.0.0.1:8000/mcp/", "http://127.0.0.1:9/mcp"):
+        assert isinstance(rejected(verifier, fake_as.mint(aud=aud)), WrongAudience)
+
+
+def test_other_issuer(fake_as: FakeAuthorizationServer) -> None:
+    verifier = verifier_for(fake_as)
+    for iss in ("http://evil.example", fake_as.issuer + "/"):
+        error = rejected(verifier, fake_as.mint(iss=iss))
+        assert isinstance(error, WrongIssuer)
+
+
+def test_alg_none_is_refused(fake_as: FakeAuthorizationServer) -> None:
+    verifier = verifier_for(fake_as)
+    header = {"alg": "none", "typ": "at+jwt", "kid": fake_as.key.kid}
+    claims = fake_as.claims()
+    token = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}."
+    error = rejected(verifier, token)
+    assert isinstance(error, UnsupportedAlgorithm)
+    assert "'none'" in error.description
+
+
+def test_hs256_signed_with_the_public_key_is_refused(fake_as: FakeAuthorizationServer) -> None:
+    """The classic key-confusion attack: HMAC keyed with the (public) JWK bytes."""
+    verifier = verifier_for(fake_as)
+    public_pem = fake_as.key.as_pem(private=False)
+    header = {"alg": "HS256", "typ": "at+jwt", "kid": fake_as.key.kid}
+    signing_input = (
+        f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(fake_as.claims()).encode())}"
+    )
+    signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    error = rejected(verifier, f"{signing_input}.{b64url(signature)}")
+    assert isinstance(error, UnsupportedAlgorithm)
+
+
+def test_tampered_payload(fake_as: FakeAuthorizationServer) -> None:
+    verifier = verifier_for(fake_as)
+    header, _, signature = fake_as.mint(scope="notes:read").split(".")
+    forged_claims = fake_as.claims(scope="notes:read notes:write notes:delete")
+    forged = f"{header}.{b64url(json.dumps(forged_claims).encode())}.{signature}"
+    assert isinstance(rejected(verifier, forged), BadSignature)
+
+
+def test_signature_by_an_unpublished_key_with_a_published_kid(
+    fake_as: FakeAuthorizationServer,
+) -> None:
+    verifier = verifier_for(fake_as)
+    impostor = new_signing_key()
+    token = fake_as.mint(key=impostor, header={"kid": fake_as.key.kid})
+    assert isinstance(rejected(verifier, token), BadSignature)
+
+
+@pytest.mark.parametrize("typ", ["JWT", "jwt", None, "id_token+jwt"])
+def test_wrong_typ(fake_as: FakeAuthorizationServer, typ: str | None) -> None:
+    verifier = verifier_for(fake_as)
+    token = fake_as.mint(header={"typ": typ} if typ else {"typ": "JWT"})
+    assert isinstance(rejected(verifier, token), WrongTokenType)
+
+
+def test_application_at_jwt_typ_is_accepted(fake_as: FakeAuthorizationServer) -> None:
+    verifier = verifier_for(fake_as)
+    assert verify(verifier, fake_as.mint(header={"typ": "application/at+jwt"})).subject == "alice"
+
+
+@pytest.mark.parametrize("claim", ["sub", "client_id", "exp", "iat", "jti", "aud", "iss"])
+def test_required_claims(fake_as: FakeAuthorizationServer, claim: str) -> None:
+    verifier = verifier_for(fake_as)
+    assert isinstance(rejected(verifier, fake_as.mint(**{claim: None})), MissingClaim)
+
+
+@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "....", "eyJhbGciOiJFUzI1NiJ9.e30"])
+def test_garbage_is_malformed(fake_as: FakeAuthorizationServer, garbage: str) -> None:
+    verifier = verifier_for(fake_as)
+    assert isinstance(rejected(verifier, garbage), MalformedToken | UnsupportedAlgorithm)
+
+
+def test_unknown_kid_triggers_one_refetch_then_rotated_keys_work(
+    fake_as: FakeAuthorizationServer,
+) -> None:
+    verifier = verifier_for(fake_as)
+    verify(verifier, fake_as.mint())
+    assert fake_as.jwks_requests == 1
+    verify(verifier, fake_as.mint())
+    assert fake_as.jwks_requests == 1  # cached
+    fake_as.rotate()
+    verify(verifier, fake_as.mint())
+    assert fake_as.jwks_requests == 2  # refetched for the new kid
+
+
+def test_refetching_for_unknown_kids_is_rate_limited(fake_as: FakeAuthorizationServer) -> None:
+    verifier = verifier_for(fake_as, min_refetch=3600)
+    verify(verifier, fake_as.mint())
+    stranger = new_signing_key()
+    for _ in range(5):
+        assert isinstance(rejected(verifier, fake_as.mint(key=stranger)), UnknownSigningKey)
+    assert fake_as.jwks_requests == 1
+
+
+def test_unreachable_as_is_unavailable_not_invalid() -> None:
+    keys = JwksCache("http://127.0.0.1:9", "http://127.0.0.1:9", min_refetch_seconds=0)
+    verifier = JwtTokenVerifier(keys, issuer="http://127.0.0.1:9", resource_url=RESOURCE)
+    token = FakeAuthorizationServer(issuer="http://127.0.0.1:9", resource=RESOURCE).mint()
+    with pytest.raises(AuthServerUnavailable):
+        verify(verifier, token)
+
+
+def test_metadata_with_another_issuer_is_not_trusted(fake_as: FakeAuthorizationServer) -> None:
+    keys = JwksCache(fake_as.issuer + "/", fake_as.issuer, min_refetch_seconds=0)
+    verifier = JwtTokenVerifier(keys, issuer=fake_as.issuer + "/", resource_url=RESOURCE)
+    with pytest.raises(AuthServerUnavailable, match="RFC 8414"):
+        verify(verifier, fake_as.mint(iss=fake_as.issuer + "/"))
+
+
+def test_internal_url_rewrites_only_urls_under_the_issuer() -> None:
+    issuer = "http://127.0.0.1:9000"
+    assert internal_url(f"{issuer}/jwks", issuer, "http://as:9000") == "http://as:9000/jwks"
+    assert internal_url("http://keys.example/jwks", issuer, "http://as:9000") == (
+        "http://keys.example/jwks"
+    )
+    assert internal_url(f"{issuer}/jwks", issuer, None) == f"{issuer}/jwks"
+
+
+def introspector(fake_as: FakeAuthorizationServer, secret: str = INTROSPECTION_SECRET):
+    return IntrospectionTokenVerifier(
+        issuer=fake_as.issuer, as_base_url=fake_as.issuer, secret=secret, resource_url=RESOURCE
+    )
+
+
+def test_introspection_accepts_an_active_token(fake_as: FakeAuthorizationServer) -> None:
+    token = fake_as.mint(scope="notes:read notes:write")
+    verified = anyio.run(introspector(fake_as).verify, token)
+    assert verified.scopes == {"notes:read", "notes:write"}
+    assert fake_as.introspection_requests[-1]["authorization"] == f"Bearer {INTROSPECTION_SECRET}"
+    assert fake_as.introspection_requests[-1]["token"] == token
+
+
+def test_introspection_treats_inactive_as_invalid(fake_as: FakeAuthorizationServer) -> None:
+    token = fake_as.mint()
+    fake_as.revoked.add(token)
+    with pytest.raises(InactiveToken):
+        anyio.run(introspector(fake_as).verify, token)
+
+
+def test_introspection_still_checks_audience_and_issuer(fake_as: FakeAuthorizationServer) -> None:
+    with pytest.raises(WrongAudience):
+        anyio.run(introspector(fake_as).verify, fake_as.mint(aud="http://other/mcp"))
+    with pytest.raises(WrongIssuer):
+        anyio.run(introspector(fake_as).verify, fake_as.mint(iss="http://evil.example"))
+
+
+def test_introspection_with_a_wrong_secret_is_unavailable(fake_as: FakeAuthorizationServer) -> None:
+    with pytest.raises(AuthServerUnavailable):
+        anyio.run(introspector(fake_as, secret="wrong").verify, fake_as.mint())
