@@ -141,7 +141,15 @@ class AuthorizationRequest:
 def submit(http: httpx2.Client, page: httpx2.Response, form: Form, data: list[tuple[str, str]]):
     """POST ``data`` to the form's action, resolved against the page's URL."""
     target = urljoin(str(page.url), form.action) if form.action else str(page.url)
-    return http.post(target, data=data)
+    return http.post(target, data=form_data(data))
+
+
+def form_data(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Repeated form fields (``scope=a&scope=b``) as httpx2 wants them: name -> list of values."""
+    data: dict[str, list[str]] = {}
+    for name, value in pairs:
+        data.setdefault(name, []).append(value)
+    return data
 
 
 def login(http: httpx2.Client, page: httpx2.Response, user: str = "alice") -> httpx2.Response:
