@@ -1,0 +1,57 @@
+"""Open an MCP session over Streamable HTTP with the `mcp` SDK, authenticated by `StepUpAuth`.
+
+MCP itself is not hand-written here: `Client` and `streamable_http_client` come from the
+official SDK. An error raised inside the auth flow tears down the SDK transport's task group
+and reaches the caller wrapped in an `ExceptionGroup`; `session()` unwraps it so callers catch
+this client's typed errors (`InsufficientScopeError`, `IssuerMismatchError`, ...) directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import Implementation
+
+from demo_client.errors import DemoClientError
+
+CLIENT_INFO = Implementation(name="demo-client", version="0.1.0")
+
+
+def first_client_error(exc: BaseException) -> DemoClientError | None:
+    """The first of our typed errors inside (possibly nested) exception groups."""
+    if isinstance(exc, DemoClientError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = first_client_error(inner)
+            if found is not None:
+                return found
+    if exc.__cause__ is not None and exc.__cause__ is not exc:
+        return first_client_error(exc.__cause__)
+    return None
+
+
+@contextlib.asynccontextmanager
+async def session(server_url: str, auth: httpx2.Auth) -> AsyncIterator[Client]:
+    """A connected SDK `Client`; our typed errors propagate unwrapped.
+
+    `Client` negotiates the protocol era itself (probes `server/discover`, falls back to the
+    `initialize` handshake), so the same code talks to 2025-11-25 and 2026-07-28 servers.
+    """
+    try:
+        async with (
+            httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30.0, read=300.0)) as http,
+            Client(
+                streamable_http_client(server_url, http_client=http), client_info=CLIENT_INFO
+            ) as mcp,
+        ):
+            yield mcp
+    except BaseException as exc:
+        found = first_client_error(exc)
+        if found is not None and found is not exc:
+            raise found from None
+        raise
