@@ -20,6 +20,7 @@ from serving import bind_loopback_socket, serve_app, serve_on_socket, socket_bas
 from sqlalchemy.engine import Engine
 
 OTHER_RESOURCE_PATH = "/other-mcp"
+INTROSPECTION_SECRET = "battery-introspection-secret"
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,12 @@ def running_stack(workdir: Path, **as_overrides: object) -> Iterator[Stack]:
         as_url = stack.enter_context(
             serve_app(
                 lambda base: create_as(
-                    as_settings(base, database_url, [resource, other_resource], **as_overrides)
+                    as_settings(
+                        base,
+                        database_url,
+                        [resource, other_resource],
+                        **{"introspection_secret": INTROSPECTION_SECRET, **as_overrides},
+                    )
                 )
             )
         )
@@ -104,3 +110,19 @@ def http() -> Iterator[httpx2.Client]:
     """A fresh user agent: its own cookie jar, never follows redirects (we inspect them)."""
     with httpx2.Client(timeout=15.0, follow_redirects=False) as client:
         yield client
+
+
+@pytest.fixture
+def introspect() -> Callable[[Stack, str], dict]:
+    """RFC 7662 §2: what the AS says about a token now (revocation is visible here)."""
+
+    def ask(stack: Stack, token: str) -> dict:
+        response = httpx2.post(
+            f"{stack.as_url}/introspect",
+            data={"token": token},
+            headers={"Authorization": f"Bearer {INTROSPECTION_SECRET}"},
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return ask
