@@ -39,6 +39,9 @@ RUN groupadd --gid 10001 app \
  && mkdir -p /data \
  && chown 10001:10001 /data
 USER 10001:10001
+# Relative default paths (./data, the client's state directory) land in the user's home, which it
+# can write; /app stays read-only for it.
+WORKDIR /home/app
 
 # The servers bind 127.0.0.1 by default; docker-compose.yml sets the listen address by
 # environment (and explains why). Without compose, run e.g.
