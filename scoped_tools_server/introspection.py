@@ -49,7 +49,7 @@ def claims_from_introspection(response: dict[str, Any], issuer: str) -> dict[str
     claims.setdefault("iss", issuer)
     for name in ("sub", "client_id", "aud", "exp"):
         if name not in claims:
-            raise MissingClaim(f"The introspection response lacks {name} (RFC 7662 §2.2)")
+            raise MissingClaim(f"The introspection response lacks {name} (RFC 7662 section 2.2)")
     if not isinstance(claims["sub"], str) or not isinstance(claims["client_id"], str):
         raise MissingClaim("The introspection response's sub/client_id are not strings")
     if isinstance(claims["exp"], bool) or not isinstance(claims["exp"], int | float):

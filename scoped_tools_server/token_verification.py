@@ -84,7 +84,7 @@ def check_token_type(header: dict[str, Any]) -> None:
     token, RFC 8725 §3.11)."""
     typ = header.get("typ")
     if not isinstance(typ, str) or typ.lower() not in ACCEPTED_TOKEN_TYPES:
-        raise WrongTokenType(f"The access token's typ {typ!r} is not at+jwt (RFC 9068 §4)")
+        raise WrongTokenType(f"The access token's typ {typ!r} is not at+jwt (RFC 9068 section 4)")
 
 
 def key_id(header: dict[str, Any]) -> str:
@@ -111,15 +111,19 @@ def require_claims(claims: dict[str, Any]) -> None:
     REQUIRED; the string ones must be strings, the dates numbers."""
     for name in ("iss", "sub", "client_id", "jti"):
         if not isinstance(claims.get(name), str) or not claims[name]:
-            raise MissingClaim(f"The access token lacks the {name} claim (RFC 9068 §2.2)")
+            raise MissingClaim(f"The access token lacks the {name} claim (RFC 9068 section 2.2)")
     for name in ("exp", "iat"):
         value = claims.get(name)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise MissingClaim(f"The access token lacks a numeric {name} claim (RFC 9068 §2.2)")
+            raise MissingClaim(
+                f"The access token lacks a numeric {name} claim (RFC 9068 section 2.2)"
+            )
     if "aud" not in claims:
-        raise MissingClaim("The access token lacks the aud claim (RFC 9068 §2.2)")
+        raise MissingClaim("The access token lacks the aud claim (RFC 9068 section 2.2)")
     if "scope" in claims and not isinstance(claims["scope"], str):
-        raise MalformedToken("The access token's scope claim is not a string (RFC 9068 §2.2.3)")
+        raise MalformedToken(
+            "The access token's scope claim is not a string (RFC 9068 section 2.2.3)"
+        )
 
 
 def check_issuer(claims: dict[str, Any], expected_issuer: str) -> None:

@@ -1,0 +1,184 @@
+"""End to end: the real ``demo_as`` (auto-approve) + this resource server + the official MCP SDK
+client (``OAuthClientProvider`` on ``httpx2.AsyncClient``, ``streamable_http_client``,
+``ClientSession``), in both protocol revisions. No test doubles.
+
+The SDK client steps up by itself: each 403 ``insufficient_scope`` names the tool's scope, and the
+SDK requests the union of what it asked before and the new scope (SEP-2350).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import anyio
+import httpx2
+import pytest
+from mcp.client.auth import OAuthClientProvider
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
+from serving import bind_loopback_socket, serve_app, serve_on_socket, socket_base_url
+
+from demo_as.app import create_app as create_as_app
+from demo_as.settings import Settings as ASSettings
+from scoped_tools_server.app import create_app as create_rs_app
+from scoped_tools_server.settings import Settings as RSSettings
+
+REDIRECT_URI = "http://127.0.0.1:47913/callback"
+
+
+@dataclass
+class Stack:
+    issuer: str
+    resource_url: str
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    rs_sock = bind_loopback_socket()
+    resource_url = f"{socket_base_url(rs_sock)}/mcp"
+    with contextlib.ExitStack() as exits:
+        issuer = exits.enter_context(
+            serve_app(
+                lambda base: create_as_app(
+                    ASSettings(
+                        issuer=base,
+                        auto_approve=True,
+                        resources=[resource_url],
+                        data_dir=tmp_path,
+                        database_url=f"sqlite:///{tmp_path / 'demo_as.db'}",
+                    )
+                )
+            )
+        )
+        rs_settings = RSSettings(
+            resource_url=resource_url,
+            auth_server=issuer,
+            database_url=f"sqlite:///{tmp_path / 'notes.db'}",
+        )
+        exits.enter_context(serve_on_socket(create_rs_app(rs_settings), rs_sock))
+        yield Stack(issuer=issuer, resource_url=resource_url)
+
+
+class MemoryStorage:
+    """The SDK's ``TokenStorage`` protocol, in memory."""
+
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client_info: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client_info
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client_info = client_info
+
+
+@dataclass
+class HeadlessBrowser:
+    """Plays the user agent: fetches the authorize URL without following redirects (the AS
+    auto-approves) and hands code/state/iss from the ``Location`` to the SDK's callback."""
+
+    requested_scopes: list[set[str]] = field(default_factory=list)
+    pending: AuthorizationCodeResult | None = None
+
+    async def redirect_handler(self, authorization_url: str) -> None:
+        query = parse_qs(urlsplit(authorization_url).query)
+        self.requested_scopes.append(set(query.get("scope", [""])[0].split()))
+        async with httpx2.AsyncClient(follow_redirects=False) as client:
+            response = await client.get(authorization_url)
+        assert response.status_code in (302, 303), response.text
+        location = response.headers["location"]
+        assert location.startswith(REDIRECT_URI), location
+        params = parse_qs(urlsplit(location).query)
+        assert "error" not in params, params
+        self.pending = AuthorizationCodeResult(
+            code=params["code"][0], state=params["state"][0], iss=params.get("iss", [None])[0]
+        )
+
+    async def callback_handler(self) -> AuthorizationCodeResult:
+        assert self.pending is not None
+        result, self.pending = self.pending, None
+        return result
+
+
+async def step_up_story(stack: Stack, mode: str) -> tuple[HeadlessBrowser, dict[str, Any]]:
+    browser = HeadlessBrowser()
+    auth = OAuthClientProvider(
+        server_url=stack.resource_url,
+        client_metadata=OAuthClientMetadata(
+            client_name=f"sdk e2e ({mode})",
+            redirect_uris=[REDIRECT_URI],
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+            token_endpoint_auth_method="none",
+        ),
+        storage=MemoryStorage(),
+        redirect_handler=browser.redirect_handler,
+        callback_handler=browser.callback_handler,
+    )
+    seen: dict[str, Any] = {}
+    async with (
+        httpx2.AsyncClient(auth=auth, timeout=30.0) as http,
+        streamable_http_client(stack.resource_url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        if mode == "2026-07-28":
+            await session.discover()
+        else:
+            await session.initialize()
+        seen["protocol_version"] = session.protocol_version
+        tools = await session.list_tools()
+        seen["tools"] = {tool.name: tool for tool in tools.tools}
+        seen["list_notes"] = await session.call_tool("list_notes", {})
+        created = await session.call_tool("create_note", {"title": "groceries", "body": "milk"})
+        seen["create_note"] = created
+        note_id = created.structured_content["id"]
+        seen["delete_note"] = await session.call_tool("delete_note", {"note_id": note_id})
+        seen["after"] = await session.call_tool("list_notes", {})
+        seen["whoami"] = await session.call_tool("whoami", {})
+    return browser, seen
+
+
+@pytest.mark.parametrize("mode", ["2025-11-25", "2026-07-28"])
+def test_official_sdk_client_steps_up_through_all_three_scopes(stack: Stack, mode: str) -> None:
+    browser, seen = anyio.run(step_up_story, stack, mode)
+
+    assert seen["protocol_version"] == mode
+    assert set(seen["tools"]) == {"whoami", "list_notes", "read_note", "create_note", "delete_note"}
+    assert seen["tools"]["delete_note"].meta == {
+        "scoped-tools-server/requiredScopes": ["notes:delete"]
+    }
+    for step in ("list_notes", "create_note", "delete_note", "after", "whoami"):
+        assert not seen[step].is_error, (step, seen[step])
+    assert seen["list_notes"].structured_content == {"result": []}
+    created = seen["create_note"].structured_content
+    assert created == {"id": created["id"], "title": "groceries", "body": "milk"}
+    assert seen["delete_note"].structured_content == {"deleted": created["id"]}
+    assert seen["after"].structured_content == {"result": []}
+
+    ignoring_offline = [scopes - {"offline_access"} for scopes in browser.requested_scopes]
+    assert ignoring_offline == [
+        {"notes:read"},
+        {"notes:read", "notes:write"},
+        {"notes:read", "notes:write", "notes:delete"},
+    ]
+    whoami = seen["whoami"].structured_content
+    assert whoami["issuer"] == stack.issuer
+    assert {"notes:read", "notes:write", "notes:delete"} <= set(whoami["scopes"])
