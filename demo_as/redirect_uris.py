@@ -51,9 +51,14 @@ def redirect_uri_problem(uri: str) -> str | None:
         return "wildcards are not allowed in redirect URIs (RFC 9700 §4.1.3)"
     if "#" in uri:
         return "a redirect URI must not contain a fragment (OAuth 2.1 §2.3)"
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not uri.startswith(parts.scheme + "://"):
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # e.g. an unbalanced "[" in the authority
+        return "the redirect URI is not a well-formed absolute URI (RFC 3986)"
+    if parts.scheme not in ("http", "https"):
         return "the scheme must be http or https, written in lower case"
+    if not uri.startswith(parts.scheme + "://"):
+        return "a redirect URI must be absolute: scheme://host[:port]/path"
     host, port, userinfo = split_authority(parts.netloc)
     if userinfo is not None:
         return "a redirect URI must not contain userinfo (user@host)"
@@ -86,7 +91,10 @@ def redirect_uris_problem(uris: object) -> str | None:
 
 def is_loopback_http(uri: str) -> bool:
     """RFC 8252 §7.3: a loopback IP redirect URI uses http and a loopback host."""
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
     host, _port, userinfo = split_authority(parts.netloc)
     return parts.scheme == "http" and userinfo is None and host in LOOPBACK_HOSTS
 

@@ -12,7 +12,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
+from sqlmodel import Session
 
+from demo_as.db import create_db_engine
 from demo_as.settings import Settings
 
 REDIRECT_URI = "http://127.0.0.1:33418/callback"
@@ -74,6 +76,12 @@ class AuthServer:
     settings: Settings
     http: httpx2.Client
     verifiers: dict[str, str] = field(default_factory=dict)
+
+    def db(self) -> Session:
+        """A session on the server's own database file (to look at or age rows)."""
+        if "engine" not in self.__dict__:
+            self.__dict__["engine"] = create_db_engine(self.settings.effective_database_url)
+        return Session(self.__dict__["engine"], expire_on_commit=False)
 
     def register(self, **metadata: Any) -> dict[str, Any]:
         body = {
