@@ -31,6 +31,8 @@ class Stack:
     other_resource: str
     database_url: str
     engine: Engine
+    notes_database_url: str
+    notes_engine: Engine
 
 
 def as_settings(issuer: str, database_url: str, resources: list[str], **overrides: object):
@@ -52,6 +54,7 @@ def running_stack(workdir: Path, **as_overrides: object) -> Iterator[Stack]:
     from scoped_tools_server.settings import Settings as RSSettings
 
     database_url = f"sqlite:///{workdir / 'demo_as.db'}"
+    notes_database_url = f"sqlite:///{workdir / 'notes.db'}"
     rs_sock = bind_loopback_socket()
     rs_url = socket_base_url(rs_sock)
     resource = f"{rs_url}/mcp"
@@ -75,10 +78,21 @@ def running_stack(workdir: Path, **as_overrides: object) -> Iterator[Stack]:
                 port=int(rs_url.rsplit(":", 1)[1]),
                 resource_url=resource,
                 auth_server=as_url,
-                database_url=f"sqlite:///{workdir / 'notes.db'}",
+                database_url=notes_database_url,
             )
         )
         stack.enter_context(serve_on_socket(rs_app, rs_sock))
         engine = open_engine(database_url)
         stack.callback(engine.dispose)
-        yield Stack(as_url, rs_url, resource, other_resource, database_url, engine)
+        notes_engine = open_engine(notes_database_url)
+        stack.callback(notes_engine.dispose)
+        yield Stack(
+            as_url,
+            rs_url,
+            resource,
+            other_resource,
+            database_url,
+            engine,
+            notes_database_url,
+            notes_engine,
+        )
