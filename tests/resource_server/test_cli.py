@@ -1,0 +1,80 @@
+"""The ``scoped-tools-server`` command: every setting is a flag with its env var, and it serves."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+from typer.testing import CliRunner
+
+from scoped_tools_server.cli import app
+from scoped_tools_server.settings import Settings
+
+
+def test_help_lists_every_setting_and_its_env_var() -> None:
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "400", "NO_COLOR": "1"})
+    assert result.exit_code == 0
+    for name in Settings.model_fields:
+        flag = "--" + name.replace("_", "-")
+        if name in ("allowed_hosts", "allowed_origins"):
+            flag = flag.removesuffix("s")
+        if name == "gate_enabled":
+            flag = "--no-gate"
+        assert flag in result.output, flag
+        assert f"SCOPED_TOOLS_{name.upper()}" in result.output, name
+
+
+def test_invalid_settings_exit_2_with_a_message() -> None:
+    result = CliRunner().invoke(app, ["--resource-url", "http://h/mcp?x=1"])
+    assert result.exit_code == 2
+    assert "must not have a query" in result.output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_command_serves_health_and_prm_before_the_as_exists(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SCOPED_TOOLS_PORT": str(port),
+        "SCOPED_TOOLS_RESOURCE_URL": f"http://127.0.0.1:{port}/mcp",
+        "SCOPED_TOOLS_AUTH_SERVER": "http://127.0.0.1:9",
+        "SCOPED_TOOLS_DATABASE_URL": f"sqlite:///{tmp_path / 'notes.db'}",
+        "SCOPED_TOOLS_GATE_ENABLED": "false",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scoped_tools_server.cli"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx2.get(f"{base}/health", timeout=2)
+                break
+            except httpx2.TransportError:
+                assert process.poll() is None, (
+                    process.stdout.read().decode() if process.stdout else ""
+                )
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        prm = httpx2.get(f"{base}/.well-known/oauth-protected-resource/mcp", timeout=2)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode()
+    assert health.status_code == 200
+    assert prm.json()["authorization_servers"] == ["http://127.0.0.1:9"]
+    assert "WITHOUT ITS AUTH GATE" in output
+    assert (tmp_path / "notes.db").exists()
