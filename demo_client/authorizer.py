@@ -61,6 +61,7 @@ class Authorizer:
         identity: ClientIdentity | None = None,
         registration: ClientRegistration | None = None,
         on_registration: Callable[[ClientRegistration], None] | None = None,
+        registration_lookup: Callable[[str], ClientRegistration | None] | None = None,
         observer: Observer = ignore,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -70,6 +71,7 @@ class Authorizer:
         self.identity = identity or ClientIdentity()
         self.registration = registration
         self.on_registration = on_registration
+        self.registration_lookup = registration_lookup
         self.observer = observer
         self.clock = clock
         self.prm: ProtectedResourceMetadata | None = None
@@ -106,14 +108,13 @@ class Authorizer:
         if self.registration is not None and self.registration.issuer != metadata.issuer:
             # SEP-2352: credentials are bound to the issuer that issued them.
             self.registration = None
+        if self.registration is None and self.registration_lookup is not None:
+            self.registration = self.registration_lookup(metadata.issuer)
 
     async def ensure_registration(self) -> ClientRegistration:
         """Register once per authorization server and reuse it for every later round."""
         metadata = self._metadata()
         if self.registration is not None:
-            self.observer(
-                Event("registration", {"client_id": self.registration.client_id, "reused": True})
-            )
             return self.registration
         identity = self.identity
         if identity.client_id:
@@ -177,7 +178,8 @@ class Authorizer:
             requested_scope=requested,
             resource=self.resource,
         )
-        self.observer(Event("authorization_request", {"requested": requested}))
+        added = [scope for scope in requested if scope not in scopes]
+        self.observer(Event("authorization_request", {"requested": requested, "added": added}))
         url = authorization_url(
             metadata.authorization_endpoint, registration, pending, pkce.challenge
         )

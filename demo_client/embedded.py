@@ -1,0 +1,122 @@
+"""Embedded mode: start `demo_as` and `scoped_tools_server` in this process, on free loopback
+ports, with throwaway SQLite databases, and stop them afterwards.
+
+This is the only place in the repository where one package imports another, and it does so
+only through their public factories (`create_app(settings)`, docs/architecture.md). The servers
+are real: uvicorn on 127.0.0.1, real sockets, real HTTP; the client talks to them exactly as it
+would to servers on other machines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+
+@dataclass(frozen=True)
+class EmbeddedStack:
+    issuer: str
+    server_url: str
+
+
+def _loopback_socket() -> socket.socket:
+    """Bind before building the apps: the issuer and resource URLs must contain the ports."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def _base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+class _Served:
+    """uvicorn on a pre-bound socket in a daemon thread."""
+
+    def __init__(self, app: Any, sock: socket.socket) -> None:
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1, access_log=False
+        )
+        self.server = uvicorn.Server(config)
+        self.sock = sock
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self.thread.start()
+
+    def wait_started(self, deadline: float) -> None:
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("an embedded server did not start")
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+
+    def join(self) -> None:
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+@contextlib.contextmanager
+def _serve_all(*apps: tuple[Any, socket.socket]) -> Iterator[None]:
+    """Start every app at once and stop them all at once (start-up and shutdown overlap)."""
+    served = [_Served(app, sock) for app, sock in apps]
+    try:
+        deadline = time.monotonic() + 20
+        for one in served:
+            one.wait_started(deadline)
+        yield
+    finally:
+        for one in served:
+            one.stop()
+        for one in served:
+            one.join()
+
+
+@contextlib.contextmanager
+def embedded_stack(**as_overrides: Any) -> Iterator[EmbeddedStack]:
+    """Run AS + RS until the block exits. `as_overrides` go to `demo_as.settings.Settings`
+    (tests use `iss_mode="wrong"` to play a misbehaving AS)."""
+    # Imported here so `demo-client --help` and remote mode do not pay for the servers' imports.
+    from demo_as.app import create_app as create_as_app
+    from demo_as.settings import Settings as ASSettings
+    from scoped_tools_server.app import create_app as create_rs_app
+    from scoped_tools_server.settings import Settings as RSSettings
+
+    as_sock, rs_sock = _loopback_socket(), _loopback_socket()
+    issuer, rs_base = _base_url(as_sock), _base_url(rs_sock)
+    server_url = f"{rs_base}/mcp"
+    with tempfile.TemporaryDirectory(prefix="demo-client-embedded-") as tmp:
+        data = Path(tmp)
+        as_settings = ASSettings(
+            host="127.0.0.1",
+            port=as_sock.getsockname()[1],
+            issuer=issuer,
+            data_dir=data,
+            database_url=f"sqlite:///{data / 'demo_as.db'}",
+            resources=[server_url],
+            **as_overrides,
+        )
+        rs_settings = RSSettings(
+            host="127.0.0.1",
+            port=rs_sock.getsockname()[1],
+            resource_url=server_url,
+            auth_server=issuer,
+            database_url=f"sqlite:///{data / 'notes.db'}",
+        )
+        with _serve_all(
+            (create_as_app(as_settings), as_sock), (create_rs_app(rs_settings), rs_sock)
+        ):
+            yield EmbeddedStack(issuer=issuer, server_url=server_url)

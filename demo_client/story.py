@@ -1,0 +1,356 @@
+"""The step-up story: the rounds of DESIGN.md, narrated, and checked.
+
+Each round states the rule it demonstrates, runs real MCP calls through the step-up auth, and
+then checks the events it produced against what the rule says must happen. `run_story` returns
+True only if every round behaved as expected, so the story doubles as an end-to-end test.
+
+Rounds: 1 list_notes (401 → authorize notes:read), 2 create_note (403 notes:write → union →
+authorize), 3 delete_note (403 notes:delete → union → authorize), 4 the access token expires
+(refresh before the call, rotation, reuse detection), then "what if" rounds: 5 the user grants
+only part of the request (InsufficientScopeError at the retry cap, not a loop), 6 throw mode
+(InsufficientScopeError without authorizing), 7 the user denies consent (access_denied, read
+only after the iss check).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+
+from demo_client.authorizer import Authorizer, ClientIdentity
+from demo_client.errors import AuthorizationDeniedError, InsufficientScopeError, TokenError
+from demo_client.events import Event, fingerprint
+from demo_client.mcp_session import session
+from demo_client.narration import Narrator
+from demo_client.step_up import InsufficientScopePolicy, StepUpAuth
+from demo_client.tokens import refresh_tokens
+from demo_client.user_agents import BrowserUserAgent, ConsentChoice, HeadlessUserAgent, UserAgent
+
+READ, WRITE, DELETE = "notes:read", "notes:write", "notes:delete"
+
+
+class SimulatedClock:
+    """The client's clock. Round 4 moves it past the token's expiry instead of waiting."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+
+@dataclass
+class StoryOptions:
+    server_url: str
+    browser: bool = False
+    browser_timeout: float = 180.0
+    callback_port: int = 8765
+    username: str = "alice"
+    password: str = "wonderland"  # the demo user, listed on the login page
+    max_step_up_retries: int = 1
+    on_insufficient_scope: InsufficientScopePolicy = "reauthorize"
+
+
+class Expect:
+    """Collects the differences between what a round did and what its rule requires."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.problems: list[str] = []
+
+    def that(self, ok: bool, problem: str) -> None:
+        if not ok:
+            self.problems.append(problem)
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e.data for e in self.events if e.kind == kind]
+
+    def statuses(self, tool: str) -> list[int]:
+        return [d["status"] for d in self.of("mcp_response") if d.get("tool") == tool]
+
+    def challenges(self, status: int) -> list[dict[str, Any]]:
+        return [
+            d["challenge"]
+            for d in self.of("mcp_response")
+            if d["status"] == status and "challenge" in d
+        ]
+
+    def requested(self) -> list[list[str]]:
+        return [d["requested"] for d in self.of("authorization_request")]
+
+    def granted(self) -> list[list[str]]:
+        return [d["granted"] for d in self.of("tokens")]
+
+
+class Story:
+    def __init__(self, options: StoryOptions, narrator: Narrator, oauth_http: httpx2.AsyncClient):
+        self.o = options
+        self.n = narrator
+        self.clock = SimulatedClock()
+        narrator.clock = self.clock.now
+        self.http = oauth_http
+        self.authorizer = Authorizer(
+            options.server_url,
+            http=oauth_http,
+            user_agent=self.user_agent(ConsentChoice()),
+            identity=ClientIdentity(callback_port=options.callback_port),
+            observer=narrator,
+            clock=self.clock.now,
+        )
+        self.auth = self.new_auth()
+        self.note_id: int | None = None
+        self.partial_tokens = None
+
+    def user_agent(self, consent: ConsentChoice) -> UserAgent:
+        if self.o.browser:
+            return BrowserUserAgent(timeout=self.o.browser_timeout, announce=self.n.note)
+        # One cookie jar for all rounds: after the first login the AS may skip the login page.
+        return HeadlessUserAgent(
+            username=self.o.username, password=self.o.password, consent=consent, http=self.http
+        )
+
+    def new_auth(self, **kwargs: Any) -> StepUpAuth:
+        return StepUpAuth(self.authorizer, observer=self.n, clock=self.clock.now, **kwargs)
+
+    async def call(self, mcp: Any, tool: str, arguments: dict[str, Any]) -> Any:
+        self.n.call(tool, arguments)
+        result = await mcp.call_tool(tool, arguments)
+        if result.is_error:
+            text = " ".join(getattr(b, "text", "") for b in result.content)
+            raise RuntimeError(f"{tool} returned a tool error: {text}")
+        shown = result.structured_content or " ".join(
+            getattr(b, "text", "") for b in result.content
+        )
+        self.n.note(f"result: {shown}")
+        return result
+
+    # -- the main rounds, in one MCP session ---------------------------------------------
+    async def round_1(self, mcp: Any, x: Expect) -> None:
+        await self.call(mcp, "list_notes", {})
+        challenges = x.challenges(401)
+        x.that(bool(challenges), "no 401 challenge was seen")
+        x.that(
+            bool(challenges) and challenges[0]["scope"] == [READ],
+            "the 401 challenge did not ask for notes:read",
+        )
+        x.that(len(x.requested()) == 1, f"expected one authorization, saw {len(x.requested())}")
+        x.that(x.requested()[:1] and READ in x.requested()[0], "notes:read was not requested")
+        x.that(x.statuses("list_notes")[-1:] == [200], "list_notes did not succeed")
+
+    async def round_2(self, mcp: Any, x: Expect) -> None:
+        result = await self.call(mcp, "create_note", {"title": "hello", "body": "from round 2"})
+        self.note_id = (result.structured_content or {}).get("id")
+        x.that(x.statuses("create_note")[:1] == [403], "create_note was not first refused with 403")
+        unions = x.of("scope_union")
+        x.that(len(unions) == 1 and unions[0]["challenged"] == [WRITE], "no union with notes:write")
+        x.that(bool(unions) and unions[0]["strict_superset"], "union was not a strict superset")
+        x.that(
+            x.requested()[-1:] and {READ, WRITE} <= set(x.requested()[-1]),
+            "read+write not both requested",
+        )
+        x.that(x.statuses("create_note")[-1:] == [200], "create_note did not succeed after step-up")
+        x.that(self.note_id is not None, "create_note returned no id")
+
+    async def round_3(self, mcp: Any, x: Expect) -> None:
+        await self.call(mcp, "delete_note", {"note_id": self.note_id})
+        x.that(x.statuses("delete_note")[:1] == [403], "delete_note was not first refused with 403")
+        x.that(
+            x.requested()[-1:] and {READ, WRITE, DELETE} <= set(x.requested()[-1]),
+            "all three scopes were not requested",
+        )
+        x.that(x.statuses("delete_note")[-1:] == [200], "delete_note did not succeed after step-up")
+        x.that(not x.of("registration"), "the client registered again instead of reusing")
+
+    async def round_4(self, mcp: Any, x: Expect) -> None:
+        tokens = self.auth.tokens
+        assert tokens is not None and tokens.expires_at is not None
+        old = tokens
+        self.clock.offset += tokens.expires_at - self.clock.now() + 1
+        self.n.note("(simulated) the client's clock moves past the access token's expiry")
+        await self.call(mcp, "whoami", {})
+        refreshes = [d for d in x.of("tokens") if d["how"] == "refresh_token"]
+        x.that(bool(x.of("token_expired")), "the expired token was not noticed before the call")
+        x.that(len(refreshes) == 1, "no refresh happened before the call")
+        x.that(bool(refreshes) and refreshes[0]["rotated"], "the refresh token was not rotated")
+        x.that(not x.challenges(401), "the expired token was sent anyway (401 seen)")
+        x.that(not x.requested(), "a full authorization happened instead of a refresh")
+        # Proof of rotation: the AS now refuses the old refresh token (OAuth 2.1 §4.3.1) ...
+        metadata = self.authorizer.as_metadata
+        registration = self.authorizer.registration
+        assert metadata is not None and registration is not None
+        for label, presented in (("old", old), ("current", self.auth.tokens)):
+            try:
+                await refresh_tokens(
+                    self.http,
+                    metadata.token_endpoint,
+                    registration,
+                    presented,
+                    self.authorizer.resource,
+                )
+                refused = None
+            except TokenError as exc:
+                refused = exc
+            self.n.note(
+                f"{label} refresh token {fingerprint(presented.refresh_token)} presented again → "
+                + (f"{refused.error}: {refused.description}" if refused else "ACCEPTED"),
+                refresh_token=fingerprint(presented.refresh_token),
+                error=refused.error if refused else None,
+            )
+            # ... and, since a rotated token came back, revokes the whole grant (reuse detection).
+            x.that(
+                refused is not None and refused.error == "invalid_grant",
+                f"{label} refresh token not refused",
+            )
+
+    # -- the what-if rounds, each in its own session --------------------------------------
+    async def round_5(self, x: Expect) -> None:
+        partial = ConsentChoice(mode="some", scopes=[READ, "offline_access"])
+        self.authorizer.user_agent = self.user_agent(partial)
+        if self.o.browser:
+            self.n.note("In the browser: approve notes:read, but UNTICK notes:write.")
+        auth = self.new_auth(
+            max_step_up_retries=self.o.max_step_up_retries,
+            on_insufficient_scope=self.o.on_insufficient_scope,
+        )
+        error = await self.expect_error(auth, "create_note", {"title": "t", "body": "b"})
+        self.partial_tokens = auth.tokens
+        reauth = self.o.on_insufficient_scope == "reauthorize" and self.o.max_step_up_retries > 0
+        attempts = self.o.max_step_up_retries if reauth else 0
+        x.that(
+            isinstance(error, InsufficientScopeError),
+            f"expected InsufficientScopeError, got {error!r}",
+        )
+        if isinstance(error, InsufficientScopeError):
+            x.that(error.required_scope == [WRITE], "the error does not name notes:write")
+            x.that(error.resource_metadata is not None, "the error lacks the resource_metadata URL")
+            x.that(error.attempts == attempts, f"{error.attempts} step-ups, expected {attempts}")
+        x.that(
+            len(x.requested()) == 1 + attempts,
+            f"{len(x.requested())} authorizations, expected {1 + attempts}",
+        )
+        x.that(
+            all(WRITE not in g for g in x.granted()),
+            "notes:write was granted despite the partial consent",
+        )
+
+    async def round_6(self, x: Expect) -> None:
+        auth = self.new_auth(on_insufficient_scope="throw", tokens=self.partial_tokens)
+        error = await self.expect_error(auth, "create_note", {"title": "t", "body": "b"})
+        x.that(
+            isinstance(error, InsufficientScopeError),
+            f"expected InsufficientScopeError, got {error!r}",
+        )
+        x.that(not x.requested(), "throw mode authorized anyway")
+        x.that(
+            isinstance(error, InsufficientScopeError) and error.attempts == 0,
+            "attempts should be 0",
+        )
+
+    async def round_7(self, x: Expect) -> None:
+        self.authorizer.user_agent = self.user_agent(ConsentChoice(mode="deny"))
+        if self.o.browser:
+            self.n.note("In the browser: press Deny.")
+        error = await self.expect_error(self.new_auth(), "list_notes", {})
+        x.that(
+            isinstance(error, AuthorizationDeniedError), f"expected access_denied, got {error!r}"
+        )
+        x.that(
+            getattr(error, "error", None) == "access_denied", "the AS did not answer access_denied"
+        )
+
+    async def expect_error(
+        self, auth: StepUpAuth, tool: str, arguments: dict[str, Any]
+    ) -> Exception | None:
+        try:
+            async with session(self.o.server_url, auth) as mcp:
+                await self.call(mcp, tool, arguments)
+        except Exception as exc:  # the round's checks decide whether it was the right one
+            if not isinstance(exc, InsufficientScopeError):  # already narrated as an event
+                self.n.note(f"raised {type(exc).__name__}: {exc}")
+            return exc
+        return None
+
+
+ROUNDS: list[tuple[str, str, str]] = [
+    (
+        "list_notes with no token",
+        "401 → discover (RFC 9728) → authorize the challenged scope (SEP-835)",
+        "round_1",
+    ),
+    (
+        "create_note needs more",
+        "403 insufficient_scope → union(requested, granted, challenged) (SEP-2350) → authorize",
+        "round_2",
+    ),
+    (
+        "delete_note needs more",
+        "same rule again: the union keeps read and write while adding delete",
+        "round_3",
+    ),
+    (
+        "the access token expires",
+        "refresh before the call (OAuth 2.1 §4.3); rotation and reuse detection (§4.3.1)",
+        "round_4",
+    ),
+    (
+        "what if the user grants only part?",
+        "retry cap (MCP: clients SHOULD implement retry limits) → InsufficientScopeError, no loop",
+        "round_5",
+    ),
+    (
+        "what if the client is in throw mode?",
+        "on_insufficient_scope=throw → InsufficientScopeError without authorizing",
+        "round_6",
+    ),
+    (
+        "what if the user denies?",
+        "error read only after state and iss checks (RFC 9207 §2.4) → access_denied",
+        "round_7",
+    ),
+]
+
+
+async def run_story(options: StoryOptions, narrator: Narrator) -> bool:
+    failed: list[str] = []
+    async with httpx2.AsyncClient(timeout=30.0) as oauth_http, contextlib.AsyncExitStack() as stack:
+        story = Story(options, narrator, oauth_http)
+        mcp = None
+        for number, (title, rule, method) in enumerate(ROUNDS, start=1):
+            narrator.start_round(number, title, rule)
+            expect = Expect(narrator.events)
+            step: Callable[..., Awaitable[None]] = getattr(story, method)
+            try:
+                if number <= 4:
+                    if mcp is None:
+                        narrator.note("connecting to the MCP server with no token")
+                        mcp = await stack.enter_async_context(
+                            session(options.server_url, story.auth)
+                        )
+                    await step(mcp, expect)
+                    if number == 4:
+                        await stack.aclose()
+                else:
+                    await step(expect)
+            except Exception as exc:
+                expect.problems.append(f"{type(exc).__name__}: {exc}")
+                if number <= 4:
+                    narrator.result(
+                        False, f"round {number} failed; the main rounds stop here", expect.problems
+                    )
+                    failed.append(f"round {number}")
+                    break
+            ok = not expect.problems
+            narrator.result(
+                ok,
+                f"round {number} behaved as expected" if ok else f"round {number} did not",
+                expect.problems,
+            )
+            if not ok:
+                failed.append(f"round {number}")
+    narrator.summary(not failed, len(ROUNDS), failed)
+    return not failed
