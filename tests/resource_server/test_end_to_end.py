@@ -9,7 +9,7 @@ SDK requests the union of what it asked before and the new scope (SEP-2350).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,31 +43,46 @@ class Stack:
     resource_url: str
 
 
+INTROSPECTION_SECRET = "e2e-introspection-secret"
+
+
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    rs_sock = bind_loopback_socket()
-    resource_url = f"{socket_base_url(rs_sock)}/mcp"
+def start_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    """Start the real demo_as (auto-approve) and this RS; keyword arguments go to the RS."""
     with contextlib.ExitStack() as exits:
-        issuer = exits.enter_context(
-            serve_app(
-                lambda base: create_as_app(
-                    ASSettings(
-                        issuer=base,
-                        auto_approve=True,
-                        resources=[resource_url],
-                        data_dir=tmp_path,
-                        database_url=f"sqlite:///{tmp_path / 'demo_as.db'}",
+
+        def start(**rs_overrides: Any) -> Stack:
+            rs_sock = bind_loopback_socket()
+            resource_url = f"{socket_base_url(rs_sock)}/mcp"
+            issuer = exits.enter_context(
+                serve_app(
+                    lambda base: create_as_app(
+                        ASSettings(
+                            issuer=base,
+                            auto_approve=True,
+                            resources=[resource_url],
+                            data_dir=tmp_path,
+                            database_url=f"sqlite:///{tmp_path / 'demo_as.db'}",
+                            introspection_secret=INTROSPECTION_SECRET,
+                        )
                     )
                 )
             )
-        )
-        rs_settings = RSSettings(
-            resource_url=resource_url,
-            auth_server=issuer,
-            database_url=f"sqlite:///{tmp_path / 'notes.db'}",
-        )
-        exits.enter_context(serve_on_socket(create_rs_app(rs_settings), rs_sock))
-        yield Stack(issuer=issuer, resource_url=resource_url)
+            rs_settings = RSSettings(
+                resource_url=resource_url,
+                auth_server=issuer,
+                database_url=f"sqlite:///{tmp_path / 'notes.db'}",
+                **rs_overrides,
+            )
+            exits.enter_context(serve_on_socket(create_rs_app(rs_settings), rs_sock))
+            return Stack(issuer=issuer, resource_url=resource_url)
+
+        yield start
+
+
+@pytest.fixture
+def stack(start_stack: Callable[..., Stack]) -> Stack:
+    return start_stack()
 
 
 class MemoryStorage:
@@ -118,7 +133,9 @@ class HeadlessBrowser:
         return result
 
 
-async def step_up_story(stack: Stack, mode: str) -> tuple[HeadlessBrowser, dict[str, Any]]:
+async def step_up_story(
+    stack: Stack, mode: str, storage: MemoryStorage | None = None
+) -> tuple[HeadlessBrowser, dict[str, Any]]:
     browser = HeadlessBrowser()
     auth = OAuthClientProvider(
         server_url=stack.resource_url,
@@ -129,7 +146,7 @@ async def step_up_story(stack: Stack, mode: str) -> tuple[HeadlessBrowser, dict[
             response_types=["code"],
             token_endpoint_auth_method="none",
         ),
-        storage=MemoryStorage(),
+        storage=storage or MemoryStorage(),
         redirect_handler=browser.redirect_handler,
         callback_handler=browser.callback_handler,
     )
@@ -182,3 +199,68 @@ def test_official_sdk_client_steps_up_through_all_three_scopes(stack: Stack, mod
     whoami = seen["whoami"].structured_content
     assert whoami["issuer"] == stack.issuer
     assert {"notes:read", "notes:write", "notes:delete"} <= set(whoami["scopes"])
+
+
+def revoke(stack: Stack, storage: MemoryStorage) -> str:
+    """Revoke the client's current access token at the AS (RFC 7009); returns that token."""
+    assert storage.tokens is not None and storage.client_info is not None
+    token = storage.tokens.access_token
+    response = httpx2.post(
+        f"{stack.issuer}/revoke",
+        data={"token": token, "client_id": storage.client_info.client_id},
+    )
+    assert response.status_code == 200, response.text
+    return token
+
+
+def whoami_with(stack: Stack, token: str) -> httpx2.Response:
+    """A stateless 2026-07-28 whoami call with ``token``."""
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {
+            "name": "whoami",
+            "arguments": {},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    }
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "whoami",
+    }
+    return httpx2.post(stack.resource_url, json=body, headers=headers)
+
+
+def test_introspection_mode_against_the_real_as_and_immediate_revocation(
+    start_stack: Callable[..., Stack],
+) -> None:
+    stack = start_stack(token_check="introspect", introspection_secret=INTROSPECTION_SECRET)
+    storage = MemoryStorage()
+    browser, seen = anyio.run(step_up_story, stack, "2025-11-25", storage)
+    assert not seen["delete_note"].is_error
+    assert len(browser.requested_scopes) == 3
+
+    token = revoke(stack, storage)
+    refused = whoami_with(stack, token)
+    assert refused.status_code == 401
+    assert (
+        'error_description="The authorization server says the access token is not active"'
+        in (refused.headers["www-authenticate"])
+    )
+
+
+def test_jwt_mode_keeps_accepting_a_revoked_token_until_it_expires(stack: Stack) -> None:
+    """The documented trade-off of local verification: revocation waits for ``exp``."""
+    storage = MemoryStorage()
+    anyio.run(step_up_story, stack, "2026-07-28", storage)
+    token = revoke(stack, storage)
+    response = whoami_with(stack, token)
+    assert response.status_code == 200
+    assert response.json()["result"]["structuredContent"]["subject"] == "alice"

@@ -7,6 +7,7 @@ from typing import Any
 
 import anyio
 import httpx2
+from mcp.client import Client
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from rs_support import (
@@ -188,3 +189,24 @@ def test_headers_without_token_on_the_2026_path_get_the_entry_challenge(rs: Runn
     assert response.headers["www-authenticate"] == (
         f'Bearer resource_metadata="{rs.prm_url}", scope="notes:read"'
     )
+
+
+def test_official_client_auto_mode_picks_2026_07_28(
+    rs: RunningRS, fake_as: FakeAuthorizationServer
+) -> None:
+    """``mcp.client.Client(mode="auto")`` probes ``server/discover`` and adopts the modern era."""
+    token = fake_as.mint(scope="notes:read")
+
+    async def run() -> tuple[str | None, dict[str, Any] | None]:
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+            Client(
+                streamable_http_client(rs.resource_url, http_client=http), mode="auto"
+            ) as client,
+        ):
+            result = await client.call_tool("whoami", {})
+            return client.session.protocol_version, result.structured_content
+
+    version, whoami = anyio.run(run)
+    assert version == MODERN
+    assert whoami is not None and whoami["subject"] == "alice"
