@@ -20,6 +20,7 @@ from demo_client.user_agents import ConsentChoice
 
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,
     no_args_is_help=True,
     help="The MCP step-up story client: watch a client earn scopes round by round.",
 )

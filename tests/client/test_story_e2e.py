@@ -1,0 +1,81 @@
+"""The story end to end against real demo_as + scoped_tools_server (embedded mode), checked
+through its JSON event stream."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import anyio
+
+from demo_client.embedded import EmbeddedStack
+from demo_client.narration import Narrator
+from demo_client.story import ROUNDS, StoryOptions, run_story
+
+
+def run(stack: EmbeddedStack, **options: object) -> tuple[bool, list[dict[str, object]]]:
+    out = io.StringIO()
+    ok = anyio.run(
+        run_story,
+        StoryOptions(server_url=stack.server_url, **options),
+        Narrator(json_lines=True, stream=out),
+    )
+    return ok, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_every_round_behaves_and_the_story_says_so(stack: EmbeddedStack) -> None:
+    ok, events = run(stack)
+    assert ok
+    results = [e for e in events if e["event"] == "round_result"]
+    assert [r["ok"] for r in results] == [True] * len(ROUNDS)
+    assert events[-1] == {
+        "round": len(ROUNDS),
+        "tool": None,
+        "event": "summary",
+        "ok": True,
+        "rounds": len(ROUNDS),
+        "failed_rounds": [],
+    }
+    # The step-up ladder, as requested at the AS: read, then read+write, then all three.
+    requests = [
+        (e["round"], e["requested"]) for e in events if e["event"] == "authorization_request"
+    ]
+    assert requests[:3] == [
+        (1, ["notes:read", "offline_access"]),
+        (2, ["notes:read", "offline_access", "notes:write"]),
+        (3, ["notes:read", "offline_access", "notes:write", "notes:delete"]),
+    ]
+    # One registration for the whole story.
+    assert [e["round"] for e in events if e["event"] == "registration"] == [1]
+    # Round 4: refresh before the call, rotated, and both old and current refresh tokens refused.
+    refresh = [e for e in events if e["event"] == "tokens" and e["how"] == "refresh_token"]
+    assert len(refresh) == 1 and refresh[0]["rotated"] and refresh[0]["round"] == 4
+    refused = [e for e in events if e["round"] == 4 and e["event"] == "note" and e.get("error")]
+    assert [e["error"] for e in refused] == ["invalid_grant", "invalid_grant"]
+    # Scopes are lists in JSON lines, and every line carries round and tool.
+    assert all("round" in e and "tool" in e for e in events)
+    unions = [e for e in events if e["event"] == "scope_union"]
+    assert all(isinstance(e["union"], list) for e in unions)
+
+
+def test_partial_consent_stops_at_the_cap_with_a_typed_error(stack: EmbeddedStack) -> None:
+    """Round 5 with a cap of 2: exactly two step-up authorizations, then InsufficientScopeError."""
+    ok, events = run(stack, max_step_up_retries=2)
+    assert ok
+    round5 = [e for e in events if e["round"] == 5]
+    assert (
+        len([e for e in round5 if e["event"] == "authorization_request"]) == 3
+    )  # 401 + 2 step-ups
+    [error] = [e for e in round5 if e["event"] == "insufficient_scope_error"]
+    assert error["required"] == ["notes:write"] and error["attempts"] == 2
+    assert "after 2 step-up attempt(s)" in error["message"]
+
+
+def test_cap_zero_behaves_like_throw_and_says_so(stack: EmbeddedStack) -> None:
+    ok, events = run(stack, max_step_up_retries=0)
+    assert ok
+    round5 = [e for e in events if e["round"] == 5]
+    assert len([e for e in round5 if e["event"] == "authorization_request"]) == 1  # only the 401
+    [error] = [e for e in round5 if e["event"] == "insufficient_scope_error"]
+    assert error["attempts"] == 0
+    assert "not re-authorizing because max_step_up_retries is 0" in error["message"]
