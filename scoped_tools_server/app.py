@@ -97,6 +97,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield
         finally:
             store.close()
+            if isinstance(verifier, IntrospectionTokenVerifier):
+                await verifier.aclose()
 
     routes: list[Any] = [
         Route("/health", health, methods=["GET"]),

@@ -218,15 +218,25 @@ def test_internal_url_rewrites_only_urls_under_the_issuer() -> None:
     assert internal_url(f"{issuer}/jwks", issuer, None) == f"{issuer}/jwks"
 
 
-def introspector(fake_as: FakeAuthorizationServer, secret: str = INTROSPECTION_SECRET):
-    return IntrospectionTokenVerifier(
+def introspect(
+    fake_as: FakeAuthorizationServer, token: str, secret: str = INTROSPECTION_SECRET
+) -> VerifiedToken:
+    verifier = IntrospectionTokenVerifier(
         issuer=fake_as.issuer, as_base_url=fake_as.issuer, secret=secret, resource_url=RESOURCE
     )
+
+    async def run() -> VerifiedToken:
+        try:
+            return await verifier.verify(token)
+        finally:
+            await verifier.aclose()
+
+    return anyio.run(run)
 
 
 def test_introspection_accepts_an_active_token(fake_as: FakeAuthorizationServer) -> None:
     token = fake_as.mint(scope="notes:read notes:write")
-    verified = anyio.run(introspector(fake_as).verify, token)
+    verified = introspect(fake_as, token)
     assert verified.scopes == {"notes:read", "notes:write"}
     assert fake_as.introspection_requests[-1]["authorization"] == f"Bearer {INTROSPECTION_SECRET}"
     assert fake_as.introspection_requests[-1]["token"] == token
@@ -236,16 +246,16 @@ def test_introspection_treats_inactive_as_invalid(fake_as: FakeAuthorizationServ
     token = fake_as.mint()
     fake_as.revoked.add(token)
     with pytest.raises(InactiveToken):
-        anyio.run(introspector(fake_as).verify, token)
+        introspect(fake_as, token)
 
 
 def test_introspection_still_checks_audience_and_issuer(fake_as: FakeAuthorizationServer) -> None:
     with pytest.raises(WrongAudience):
-        anyio.run(introspector(fake_as).verify, fake_as.mint(aud="http://other/mcp"))
+        introspect(fake_as, fake_as.mint(aud="http://other/mcp"))
     with pytest.raises(WrongIssuer):
-        anyio.run(introspector(fake_as).verify, fake_as.mint(iss="http://evil.example"))
+        introspect(fake_as, fake_as.mint(iss="http://evil.example"))
 
 
 def test_introspection_with_a_wrong_secret_is_unavailable(fake_as: FakeAuthorizationServer) -> None:
     with pytest.raises(AuthServerUnavailable):
-        anyio.run(introspector(fake_as, secret="wrong").verify, fake_as.mint())
+        introspect(fake_as, fake_as.mint(), secret="wrong")
