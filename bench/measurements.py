@@ -1,0 +1,257 @@
+"""Each figure's measurement: one async function per figure (or pair of figures).
+
+Everything that crosses HTTP goes through ``loadgen.run_load`` or the same ``httpx2`` client, so
+every figure comes from one tool. ``verify_us``/``verify_limit_us`` are the exception by design:
+they time the gate's token check in this process, where HTTP would drown a microsecond figure.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+from joserfc import jws
+from loadgen import LoadResult, http_client, percentile, run_load
+from mcp_raw import ModernWhoami, call_in_session, call_modern, open_session
+from oauth_flow import Grant, refresh, token_round_trip
+from stack import Server, console_script
+
+from scoped_tools_server.jwks import JwksCache
+from scoped_tools_server.scope_gate import bearer_token
+from scoped_tools_server.token_verification import JwtTokenVerifier
+
+
+@dataclass
+class TokenTimings:
+    round_trips_ms: list[float]
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(sorted(self.round_trips_ms), 0.50)
+
+    @property
+    def p95_ms(self) -> float:
+        return percentile(sorted(self.round_trips_ms), 0.95)
+
+
+async def measure_token_round_trips(issuer: str, resource: str, count: int) -> TokenTimings:
+    """``count`` sequential registration + authorization + exchange round trips (3 warm-ups)."""
+    timings: list[float] = []
+    async with http_client(1) as client:
+        for index in range(count + 3):
+            started = time.perf_counter()
+            await token_round_trip(client, issuer, resource)
+            if index >= 3:
+                timings.append((time.perf_counter() - started) * 1000)
+    return TokenTimings(timings)
+
+
+async def measure_refresh_throughput(
+    issuer: str, resource: str, *, concurrency: int, seconds: float, cpu_clock: Any
+) -> LoadResult:
+    """``/token`` refresh grants per second, each worker rotating its own grant's refresh token."""
+    async with http_client(concurrency) as client:
+        grants = [await token_round_trip(client, issuer, resource) for _ in range(concurrency)]
+
+        async def one_refresh(http: httpx2.AsyncClient, worker_id: int) -> None:
+            await refresh(http, issuer, grants[worker_id])
+
+        return await run_load(
+            client, one_refresh, concurrency=concurrency, seconds=seconds, cpu_clock=cpu_clock
+        )
+
+
+async def obtain_token(issuer: str, resource: str) -> Grant:
+    async with http_client(1) as client:
+        return await token_round_trip(client, issuer, resource)
+
+
+@dataclass
+class VerifyTimings:
+    gate_us: float
+    limit_us: float
+
+
+def best_mean_us(samples: list[float], iterations: int) -> float:
+    """Best of several timed batches, per operation: the least disturbed estimate."""
+    return min(samples) / iterations * 1e6
+
+
+async def measure_verify(
+    issuer: str, resource_url: str, token: str, *, iterations: int, repeats: int = 5
+) -> VerifyTimings:
+    """The gate's per-request token check (``bearer_token`` + ``JwtTokenVerifier.verify`` with a
+    warm JWKS cache, exactly what ``ScopeGate._authenticate`` runs) next to the floor: one bare
+    joserfc ES256 ``deserialize_compact`` of the same token with the same key."""
+    from starlette.datastructures import Headers
+
+    keys = JwksCache(issuer, issuer)
+    verifier = JwtTokenVerifier(keys, issuer=issuer, resource_url=resource_url)
+    headers = Headers(raw=[(b"authorization", f"Bearer {token}".encode())])
+    await verifier.verify(token)  # loads the JWKS once
+    key = await keys.key_for(str(jws.extract_compact(token.encode()).headers()["kid"]))
+    assert key is not None
+
+    gate_batches: list[float] = []
+    limit_batches: list[float] = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(iterations):
+            await verifier.verify(bearer_token(headers, b""))
+        gate_batches.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for _ in range(iterations):
+            jws.deserialize_compact(token, key, algorithms=["ES256"])
+        limit_batches.append(time.perf_counter() - started)
+    return VerifyTimings(
+        best_mean_us(gate_batches, iterations), best_mean_us(limit_batches, iterations)
+    )
+
+
+@dataclass
+class PairedThroughput:
+    """Alternating rounds on two servers: ``a`` and ``b`` results per round."""
+
+    a: list[LoadResult] = field(default_factory=list)
+    b: list[LoadResult] = field(default_factory=list)
+
+    @staticmethod
+    def _rate(results: list[LoadResult]) -> float:
+        seconds = sum(r.seconds for r in results)
+        return sum(r.requests for r in results) / seconds if seconds else 0.0
+
+    @property
+    def a_rps(self) -> float:
+        return self._rate(self.a)
+
+    @property
+    def b_rps(self) -> float:
+        return self._rate(self.b)
+
+    @property
+    def ratio(self) -> float:
+        """a's throughput over b's."""
+        return self.a_rps / self.b_rps if self.b_rps else 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.a + self.b)
+
+    @property
+    def error_samples(self) -> list[str]:
+        return [sample for r in self.a + self.b for sample in r.error_samples][:5]
+
+
+async def measure_paired_whoami(
+    a: tuple[Server, str],
+    b: tuple[Server, str],
+    *,
+    concurrency: int,
+    seconds: float,
+    rounds: int,
+) -> PairedThroughput:
+    """Stateless ``tools/call whoami`` throughput of two servers, ``rounds`` alternating rounds
+    each (order flipped every round so drift and warm-up hit both alike), after a warm-up."""
+    (server_a, token_a), (server_b, token_b) = a, b
+    call_a = ModernWhoami(f"{server_a.base_url}/mcp", token_a)
+    call_b = ModernWhoami(f"{server_b.base_url}/mcp", token_b)
+    paired = PairedThroughput()
+    async with http_client(concurrency) as client:
+        for call in (call_a, call_b):  # warm-up: JWKS fetch, connections, caches
+            await run_load(client, call, concurrency=concurrency, seconds=min(1.0, seconds))
+        for index in range(rounds):
+            order = [(call_a, server_a, paired.a), (call_b, server_b, paired.b)]
+            for call, server, results in order if index % 2 == 0 else order[::-1]:
+                result = await run_load(
+                    client,
+                    call,
+                    concurrency=concurrency,
+                    seconds=seconds,
+                    cpu_clock=server.cpu_seconds,
+                )
+                results.append(result)
+    return paired
+
+
+class NotesWorkload:
+    """The load run's request mix, per worker: create_note → read_note → list_notes →
+    delete_note → whoami, over and over (notes stay bounded). Even workers use 2026-07-28
+    stateless requests, odd workers a 2025-11-25 session each."""
+
+    STEPS = ("create_note", "read_note", "list_notes", "delete_note", "whoami")
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.token = token
+        self.step: dict[int, int] = {}
+        self.note_id: dict[int, int] = {}
+        self.session: dict[int, str] = {}
+
+    async def __call__(self, client: httpx2.AsyncClient, worker_id: int) -> None:
+        if worker_id % 2 == 1 and worker_id not in self.session:
+            self.session[worker_id] = await open_session(client, self.url, self.token)
+            return
+        step = self.step.get(worker_id, 0)
+        tool = self.STEPS[step]
+        arguments: dict[str, Any] = {}
+        if tool == "create_note":
+            arguments = {"title": f"bench {worker_id}", "body": "load run"}
+        elif tool in ("read_note", "delete_note"):
+            arguments = {"note_id": self.note_id[worker_id]}
+        if worker_id % 2 == 1:
+            call = call_in_session(
+                client, self.url, self.token, self.session[worker_id], tool, arguments
+            )
+        else:
+            call = call_modern(client, self.url, self.token, tool, arguments)
+        result = await call
+        if tool == "create_note":
+            self.note_id[worker_id] = int(result["structuredContent"]["id"])
+        self.step[worker_id] = (step + 1) % len(self.STEPS)
+
+
+async def measure_load(
+    server: Server, token: str, *, concurrency: int, seconds: float
+) -> LoadResult:
+    workload = NotesWorkload(f"{server.base_url}/mcp", token)
+    async with http_client(concurrency) as client:
+        return await run_load(
+            client, workload, concurrency=concurrency, seconds=seconds, cpu_clock=server.cpu_seconds
+        )
+
+
+@dataclass
+class StoryTimings:
+    seconds: list[float]
+    failures: list[str]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else 0.0
+
+
+def measure_story(runs: int, workdir: Any) -> StoryTimings:
+    """Wall time of ``demo-client story`` (embedded mode: it starts its own AS and RS), through
+    the installed console script, exactly as a workshop attendee runs it."""
+    timings = StoryTimings([], [])
+    for _ in range(runs):
+        started = time.perf_counter()
+        completed = subprocess.run(
+            [console_script("demo-client"), "story"],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        elapsed = time.perf_counter() - started
+        if completed.returncode != 0:
+            tail = (completed.stdout + completed.stderr)[-1500:]
+            timings.failures.append(f"exit {completed.returncode}: {tail}")
+        else:
+            timings.seconds.append(elapsed)
+    return timings

@@ -1,0 +1,277 @@
+"""Benchmarks: the cost of authorization, measured against its limits.
+
+    uv run python bench/run.py           # full run, writes bench/results.md
+    uv run python bench/run.py --quick   # smoke sizes (< 60 s), writes bench/results-quick.md
+
+Starts one ``demo-as`` and three ``scoped-tools-server`` processes on loopback (gate on with JWT
+checks, gate off, gate on with RFC 7662 introspection), measures, prints one ``name: value`` line
+per figure and writes the results file. Exit status 1 only on a real failure (an error during a
+load run, a failed story, a crash), never for a missed performance goal: those are reported in
+the results file. docs/benchmarks.md explains every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import measurements as m
+from report import BENCH_DIR, Figure, Report, write
+from stack import Server, free_loopback_port, start_as, start_rs, wait_healthy
+
+CONCURRENCY = 32
+
+
+@dataclass(frozen=True)
+class Sizes:
+    token_round_trips: int
+    refresh_seconds: float
+    verify_iterations: int
+    pair_seconds: float
+    gate_rounds: int
+    introspect_rounds: int
+    load_seconds: float
+    story_runs: int
+
+
+FULL = Sizes(200, 10.0, 3000, 5.0, 4, 2, 60.0, 3)
+QUICK = Sizes(10, 2.0, 300, 1.5, 2, 1, 5.0, 1)
+
+
+@dataclass
+class Stack:
+    auth: Server
+    gate_on: Server
+    gate_off: Server
+    introspect: Server
+
+    @property
+    def all(self) -> list[Server]:
+        return [self.auth, self.gate_on, self.gate_off, self.introspect]
+
+
+def start_stack(workdir: Path) -> Stack:
+    as_port, on_port, off_port, intro_port = (free_loopback_port() for _ in range(4))
+    issuer = f"http://127.0.0.1:{as_port}"
+    resources = [f"http://127.0.0.1:{port}/mcp" for port in (on_port, off_port, intro_port)]
+    servers: list[Server] = []
+    try:
+        servers.append(start_as(workdir, resources, as_port))
+        servers.append(
+            start_rs(workdir, "rs_gate_on", on_port, issuer, token_check="jwt", gate=True)
+        )
+        servers.append(
+            start_rs(workdir, "rs_gate_off", off_port, issuer, token_check="jwt", gate=False)
+        )
+        servers.append(
+            start_rs(
+                workdir, "rs_introspect", intro_port, issuer, token_check="introspect", gate=True
+            )
+        )
+        wait_healthy(servers)
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return Stack(*servers)
+
+
+def check_errors(report: Report, what: str, errors: int, samples: list[str]) -> None:
+    if errors:
+        report.fail(f"{what}: {errors} failed request(s); first: {samples[:3]}")
+
+
+def rounds_detail(label: str, results: list) -> str:
+    rates = ", ".join(f"{r.rps:.0f}" for r in results)
+    cpu = ", ".join(f"{r.server_cpu_share:.2f}" for r in results if r.server_cpu_share is not None)
+    return f"{label}: per-round req/s [{rates}]; server CPU (cores) [{cpu}]"
+
+
+async def measure_tokens(report: Report, stack: Stack, sizes: Sizes) -> None:
+    issuer, resource = stack.auth.base_url, f"{stack.gate_on.base_url}/mcp"
+    timings = await m.measure_token_round_trips(issuer, resource, sizes.token_round_trips)
+    report.add(Figure("token_p50_ms", timings.p50_ms, "ms", TOKEN_MEANING, 1))
+    report.add(Figure("token_p95_ms", timings.p95_ms, "ms", TOKEN_MEANING + " (95th pct)", 1))
+    report.detail(f"token round trips: {len(timings.round_trips_ms)} sequential, after 3 warm-ups")
+    refreshes = await m.measure_refresh_throughput(
+        issuer,
+        resource,
+        concurrency=CONCURRENCY,
+        seconds=sizes.refresh_seconds,
+        cpu_clock=stack.auth.cpu_seconds,
+    )
+    check_errors(report, "refresh run", refreshes.errors, refreshes.error_samples)
+    report.add(Figure("refresh_rps", refreshes.rps, "req/s", REFRESH_MEANING, 0))
+    report.detail(
+        f"refresh: {refreshes.requests} rotations in {refreshes.seconds:.1f} s by {CONCURRENCY} "
+        f"workers, p50 {refreshes.median_ms:.1f} ms, p95 {refreshes.latency_ms(0.95):.1f} ms, "
+        f"AS CPU {refreshes.server_cpu_share or 0:.2f} cores"
+    )
+
+
+async def measure_gate(report: Report, stack: Stack, sizes: Sizes, token: str) -> None:
+    verify = await m.measure_verify(
+        stack.auth.base_url,
+        f"{stack.gate_on.base_url}/mcp",
+        token,
+        iterations=sizes.verify_iterations,
+    )
+    report.add(Figure("verify_us", verify.gate_us, "µs", VERIFY_MEANING, 1))
+    report.add(Figure("verify_limit_us", verify.limit_us, "µs", LIMIT_MEANING, 1))
+    paired = await m.measure_paired_whoami(
+        (stack.gate_on, token),
+        (stack.gate_off, token),  # the same header is sent; the gate-off server ignores it
+        concurrency=CONCURRENCY,
+        seconds=sizes.pair_seconds,
+        rounds=sizes.gate_rounds,
+    )
+    check_errors(report, "gate on/off run", paired.errors, paired.error_samples)
+    report.add(
+        Figure(
+            "gate_overhead_ratio",
+            paired.ratio,
+            "×",
+            GATE_MEANING,
+            3,
+            goal="≥ 0.90",
+            check=lambda value: value >= 0.90,
+        )
+    )
+    report.detail(rounds_detail(f"whoami, gate on ({paired.a_rps:.0f} req/s)", paired.a))
+    report.detail(rounds_detail(f"whoami, gate off ({paired.b_rps:.0f} req/s)", paired.b))
+
+
+async def measure_introspection(report: Report, stack: Stack, sizes: Sizes, token: str) -> None:
+    intro_token = await m.obtain_token(stack.auth.base_url, f"{stack.introspect.base_url}/mcp")
+    paired = await m.measure_paired_whoami(
+        (stack.gate_on, token),
+        (stack.introspect, intro_token.access_token),
+        concurrency=CONCURRENCY,
+        seconds=sizes.pair_seconds,
+        rounds=sizes.introspect_rounds,
+    )
+    check_errors(report, "jwt/introspect run", paired.errors, paired.error_samples)
+    report.add(Figure("jwt_vs_introspect_ratio", paired.ratio, "×", INTROSPECT_MEANING, 2))
+    report.detail(rounds_detail(f"whoami, JWT ({paired.a_rps:.0f} req/s)", paired.a))
+    report.detail(rounds_detail(f"whoami, introspect ({paired.b_rps:.0f} req/s)", paired.b))
+
+
+async def measure_load_and_memory(report: Report, stack: Stack, sizes: Sizes, token: str) -> None:
+    load = await m.measure_load(
+        stack.gate_on, token, concurrency=CONCURRENCY, seconds=sizes.load_seconds
+    )
+    check_errors(report, "load run", load.errors, load.error_samples)
+    report.add(Figure("load_rps", load.rps, "req/s", LOAD_MEANING, 0))
+    report.add(
+        Figure(
+            "load_errors",
+            load.errors,
+            "requests",
+            "failed requests during the load run",
+            0,
+            goal="= 0",
+            check=lambda value: value == 0,
+        )
+    )
+    report.detail(
+        f"load run: {load.requests} requests in {load.seconds:.1f} s, {CONCURRENCY} clients, "
+        f"p50 {load.median_ms:.1f} ms, p95 {load.latency_ms(0.95):.1f} ms, "
+        f"p99 {load.latency_ms(0.99):.1f} ms, RS CPU {load.server_cpu_share or 0:.2f} cores"
+    )
+    for name, server in (("as_rss_mb", stack.auth), ("rs_rss_mb", stack.gate_on)):
+        report.add(
+            Figure(
+                name,
+                server.rss_mb(),
+                "MiB",
+                f"VmRSS of the {server.name} process after the load",
+                1,
+                goal="< 150",
+                check=lambda value: value < 150,
+            )
+        )
+
+
+def measure_story(report: Report, sizes: Sizes, workdir: Path) -> None:
+    story = m.measure_story(sizes.story_runs, workdir)
+    for failure in story.failures:
+        report.fail(f"demo-client story failed: {failure}")
+    if story.seconds:
+        report.add(
+            Figure(
+                "story_seconds",
+                story.median,
+                "s",
+                STORY_MEANING,
+                2,
+                goal="< 3",
+                check=lambda value: value < 3,
+            )
+        )
+        report.detail("story runs (s): " + ", ".join(f"{s:.2f}" for s in story.seconds))
+
+
+async def measure_servers(report: Report, stack: Stack, sizes: Sizes) -> None:
+    token = await m.obtain_token(stack.auth.base_url, f"{stack.gate_on.base_url}/mcp")
+    await measure_tokens(report, stack, sizes)
+    await measure_gate(report, stack, sizes, token.access_token)
+    await measure_introspection(report, stack, sizes, token.access_token)
+    await measure_load_and_memory(report, stack, sizes, token.access_token)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (< 60 s), for CI")
+    parser.add_argument("--output", type=Path, help="results file (default: see above)")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    output = args.output or BENCH_DIR / ("results-quick.md" if args.quick else "results.md")
+    report = Report(quick=args.quick)
+    with tempfile.TemporaryDirectory(prefix="mcp-auth-bench-") as tmp:
+        workdir = Path(tmp)
+        try:
+            stack = start_stack(workdir)
+            try:
+                asyncio.run(measure_servers(report, stack, sizes))
+            finally:
+                for server in stack.all:
+                    server.stop()
+            measure_story(report, sizes, workdir)
+        except Exception as exc:
+            traceback.print_exc()
+            report.fail(f"the benchmark crashed: {type(exc).__name__}: {exc}")
+    command = "uv run python bench/run.py" + (" --quick" if args.quick else "")
+    write(report, output, command)
+    for figure in report.missed_goals:
+        print(f"goal missed: {figure.name} = {figure.shown} (goal {figure.goal})", flush=True)
+    return 1 if report.failures else 0
+
+
+TOKEN_MEANING = (
+    "one new client's first token: DCR registration + /authorize (auto-approve, PKCE) + "
+    "code exchange, sequential"
+)
+REFRESH_MEANING = f"/token refresh grants (with rotation) per second, {CONCURRENCY} workers"
+VERIFY_MEANING = "the gate's token check per request (header parse + JwtTokenVerifier, warm JWKS)"
+LIMIT_MEANING = "bare joserfc ES256 verify of the same token and key (the floor)"
+GATE_MEANING = (
+    "stateless tools/call whoami throughput, gate on with a valid token ÷ gate off "
+    f"(same build, alternating rounds, {CONCURRENCY} clients)"
+)
+INTROSPECT_MEANING = (
+    "whoami throughput with local JWT checks ÷ with RFC 7662 introspection per request"
+)
+LOAD_MEANING = (
+    f"RS throughput, {CONCURRENCY} clients, note create/read/list/delete + whoami, "
+    "half stateless 2026-07-28, half 2025-11-25 sessions"
+)
+STORY_MEANING = "`demo-client story` wall time, embedded mode, median of the runs"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
