@@ -107,9 +107,14 @@ def demo_as_process(
     *,
     resources: list[str],
     port: int | None = None,
+    issuer: str | None = None,
     extra_args: list[str] | None = None,
 ) -> ServerProcess:
-    """A ``demo-as`` process (not yet started) on a free port with the given database."""
+    """A ``demo-as`` process (not yet started) on a free port with the given database.
+
+    ``issuer`` defaults to the process's own base URL; several processes behind one name (workers
+    sharing a database) are given the same issuer.
+    """
     port = port or free_loopback_port()
     base_url = f"http://127.0.0.1:{port}"
     argv = [
@@ -119,7 +124,7 @@ def demo_as_process(
         "--port",
         str(port),
         "--issuer",
-        base_url,
+        issuer or base_url,
         "--database-url",
         database_url,
     ]
@@ -127,7 +132,7 @@ def demo_as_process(
         argv += ["--resource", resource]
     argv += extra_args or []
     return ServerProcess(
-        argv=argv, base_url=base_url, log_path=workdir / "demo-as.log", cwd=workdir
+        argv=argv, base_url=base_url, log_path=workdir / f"demo-as-{port}.log", cwd=workdir
     )
 
 
