@@ -4,10 +4,12 @@
 #   2. build the image, start demo-as and scoped-tools-server and wait until both are healthy;
 #   3. run the demo-client service (the step-up story, once) and require exit code 0 and all three
 #      escalations (401 -> notes:read, 403 -> notes:write, 403 -> notes:delete) in its log;
-#   4. from the host, the official `mcp` SDK client climbs the same ladder against the published
-#      ports (tests/compose/), then demo-as is restarted and a token issued before the restart
-#      must still work at the resource server;
-#   5. always (also on failure or Ctrl-C): `docker compose down -v` and stop the engine.
+#   4. from the host (tests/compose/): the official `mcp` SDK client climbs the same ladder
+#      against the published ports; demo-as is restarted and a token issued before the restart
+#      must still work at the resource server; `demo-client story --browser` passes with
+#      Debian's chromium standing in for the user's browser;
+#   5. `docker compose run --rm demo-client story` tells the story again;
+#   6. always (also on failure or Ctrl-C): `docker compose down -v` and stop the engine.
 #
 # The engine comes from ../shared/tools/local-docker.sh (no container registry needed).
 # Usage: bash .ci/compose-walkthrough.sh
@@ -19,13 +21,23 @@ STARTED=$SECONDS
 step() { printf '\n== [%3ss] %s\n' "$((SECONDS - STARTED))" "$*"; }
 fail() { echo "compose-walkthrough: FAIL: $*" >&2; exit 1; }
 
-# The story's log must show the three escalations of the ladder: the 401 that asks for
-# notes:read, then a 403 insufficient_scope naming notes:write, then one naming notes:delete.
+# The story's log must show the three escalations of the ladder, each an HTTP status line followed
+# by its challenge: the 401 asking for notes:read, a 403 insufficient_scope naming notes:write for
+# create_note, one naming notes:delete for delete_note; and the story's own verdict.
 check_story_log() {
   local log=$1 missing=0
-  grep -Eq '401.*notes:read|notes:read.*401' "$log" || { echo "story log: no 401 -> notes:read" >&2; missing=1; }
-  grep -Eq '403.*notes:write|notes:write.*403' "$log" || { echo "story log: no 403 -> notes:write" >&2; missing=1; }
-  grep -Eq '403.*notes:delete|notes:delete.*403' "$log" || { echo "story log: no 403 -> notes:delete" >&2; missing=1; }
+  expect_challenge() {  # $1 status line (regex), $2 challenge (regex), $3 label
+    if ! grep -E -A1 "$1" "$log" | grep -Eq "$2"; then
+      echo "story log: missing $3" >&2
+      missing=1
+    fi
+  }
+  expect_challenge 'HTTP 401 for ' 'challenge: Bearer .*scope="notes:read"' '401 -> notes:read'
+  expect_challenge 'HTTP 403 for tools/call create_note' \
+    'challenge: Bearer error=insufficient_scope, scope="notes:write"' '403 -> notes:write'
+  expect_challenge 'HTTP 403 for tools/call delete_note' \
+    'challenge: Bearer error=insufficient_scope, scope="notes:delete"' '403 -> notes:delete'
+  grep -q 'Story complete: all' "$log" || { echo "story log: no 'Story complete'" >&2; missing=1; }
   [ "$missing" = 0 ] || fail "the story log does not show all three escalations"
   echo "ok: the story log shows 401 -> notes:read, 403 -> notes:write, 403 -> notes:delete"
 }
@@ -47,6 +59,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+step "browser for the --browser story: .ci/install-browser.sh"
+bash .ci/install-browser.sh
 
 step "engine: local-docker.sh up"
 eval "$("$LOCAL_DOCKER" up)"
@@ -80,7 +95,7 @@ cat /tmp/compose-walkthrough-story.log
 [ "$client_exit" = 0 ] || fail "demo-client exited $client_exit"
 check_story_log /tmp/compose-walkthrough-story.log
 
-step "host: official mcp SDK client through the step-up ladder, then demo-as restart"
+step "host: mcp SDK client up the ladder, token survives a demo-as restart, story --browser"
 # RUN_DOCKER_TESTS enables the docker-marked tests; COMPOSE_WALKTHROUGH tells them the stack is up
 # and lets them restart services with `docker compose`.
 COMPOSE_WALKTHROUGH=1 RUN_DOCKER_TESTS=1 \
