@@ -106,6 +106,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route(settings.resource_path, gate, methods=["GET", "POST", "DELETE"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    # The resource is exactly ``/mcp``: no 307 from ``/mcp/`` (its Location would be built from the
+    # client-sent Host header, before the gate has checked it).
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.store = store
     app.state.gate = gate

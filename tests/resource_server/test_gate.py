@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -108,6 +110,22 @@ def test_alg_none(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == invalid_token_header(
         rs, "The access token's alg 'none' is not accepted; only ES256 is"
+    )
+
+
+def test_hs256_signed_with_the_public_key(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
+    header = {"alg": "HS256", "typ": "at+jwt", "kid": fake_as.key.kid}
+    signing_input = ".".join(
+        base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+        for part in (header, fake_as.claims(scope="notes:read notes:write notes:delete"))
+    )
+    public_pem = fake_as.key.as_pem(private=False)
+    mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    signature = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    response = post_initialize(rs, f"{signing_input}.{signature}")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == invalid_token_header(
+        rs, "The access token's alg 'HS256' is not accepted; only ES256 is"
     )
 
 
@@ -580,3 +598,16 @@ def test_health_does_not_need_the_as(start_rs: Callable[..., RunningRS]) -> None
     rs = start_rs(auth_server="http://127.0.0.1:9")
     with rs.client() as client:
         assert client.get(f"{rs.base_url}/health").status_code == 200
+
+
+def test_only_the_exact_resource_path_is_served(
+    rs: RunningRS, fake_as: FakeAuthorizationServer
+) -> None:
+    with rs.client() as client:
+        response = client.post(
+            rs.resource_url + "/",
+            json=initialize_body(),
+            headers={**bearer(fake_as.mint()), "Host": "evil.example"},
+        )
+    assert response.status_code == 404
+    assert "location" not in response.headers
