@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import webbrowser
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Protocol
@@ -213,9 +214,17 @@ def url_is_safe_to_open(url: str) -> bool:
 class BrowserUserAgent:
     """Opens the system browser; a one-shot HTTP listener on 127.0.0.1 catches the callback."""
 
-    def __init__(self, *, timeout: float = 180.0, announce=print) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float = 180.0,
+        announce: Callable[[str], object] = print,
+        opener: Callable[[str], object] = webbrowser.open,
+    ) -> None:
         self.timeout = timeout
         self.announce = announce
+        # MCP security best practices: never open URLs through a shell; `webbrowser` does not.
+        self.opener = opener
 
     async def authorize(self, url: str, redirect_uri: str) -> str:
         if not url_is_safe_to_open(url):
@@ -248,7 +257,7 @@ class BrowserUserAgent:
         server = await asyncio.start_server(handle, "127.0.0.1", target.port)
         try:
             self.announce(f"Opening your browser at {url}")
-            webbrowser.open(url)
+            self.opener(url)
             return await asyncio.wait_for(arrived, self.timeout)
         except TimeoutError as exc:
             raise UserAgentError(
