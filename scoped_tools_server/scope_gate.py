@@ -320,7 +320,9 @@ class ScopeGate:
         that the id exists, and the client's recovery (start a new session) is the right one."""
         session_id = headers.get(SESSION_HEADER)
         if session_id is not None and not self.owners.may_use(session_id, principal_of(caller)):
-            logger.warning("refused session %s: opened by another principal", session_id[:16])
+            logger.info(
+                "refused session %s: unknown, expired or another principal's", session_id[:16]
+            )
             raise JsonRpcRejection(404, INVALID_REQUEST, "Session not found")
 
     def _authorize(self, caller: VerifiedToken, tool: str) -> None:
@@ -347,6 +349,8 @@ class ScopeGate:
                             self.owners.record(value.decode("latin-1"), principal_of(caller))
                 elif scope["method"] == "DELETE":
                     self.owners.forget(presented)
+            elif presented is not None:
+                self.owners.touch(presented)  # a long-lived stream keeps its session alive
             await send(message)
 
         return recording_send

@@ -13,8 +13,9 @@ been opened by the same principal (checklist B-25).
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTNAMES = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -87,24 +88,63 @@ def origin_is_allowed(origin: str | None, resource_url: str, extra_origins: Iter
     return normalized in listed or normalized == own_origin or origin.lower() in listed
 
 
+SESSION_IDLE_TIMEOUT_SECONDS = 30 * 60
+"""Idle lifetime of a session, shared with the SDK session manager (its default, made explicit)."""
+
+
 class SessionOwners:
-    """Which principal opened which ``Mcp-Session-Id`` (bounded, oldest forgotten first)."""
+    """Which principal opened which ``Mcp-Session-Id``. Fails closed: an id this table does not
+    know (never recorded, expired, or not recorded because the table was full) is refused, so no
+    amount of session churn can make someone else's live session usable.
 
-    def __init__(self, max_sessions: int = 10_000) -> None:
-        self._owners: OrderedDict[str, Principal] = OrderedDict()
+    Entries expire after the same idle time as the SDK's sessions; every request and every response
+    message on a session refreshes it. A legitimate client whose entry expired early gets 404 and
+    opens a new session, which is its normal recovery (MCP 2025-11-25 transports §Session
+    Management).
+    """
+
+    def __init__(
+        self,
+        max_sessions: int = 10_000,
+        idle_timeout: float = SESSION_IDLE_TIMEOUT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._owners: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._max = max_sessions
+        self._idle_timeout = idle_timeout
+        self._clock = clock
 
-    def record(self, session_id: str, principal: Principal) -> None:
-        self._owners[session_id] = principal
+    def _purge_expired(self) -> None:
+        deadline = self._clock() - self._idle_timeout
+        while self._owners:
+            oldest_id, (_, last_seen) = next(iter(self._owners.items()))
+            if last_seen > deadline:
+                break
+            del self._owners[oldest_id]
+
+    def record(self, session_id: str, principal: Principal) -> bool:
+        """Remember the owner of a new session; False (session unusable) when the table is full."""
+        self._purge_expired()
+        if session_id not in self._owners and len(self._owners) >= self._max:
+            return False
+        self._owners[session_id] = (principal, self._clock())
         self._owners.move_to_end(session_id)
-        while len(self._owners) > self._max:
-            self._owners.popitem(last=False)
+        return True
+
+    def touch(self, session_id: str) -> None:
+        entry = self._owners.get(session_id)
+        if entry is not None:
+            self._owners[session_id] = (entry[0], self._clock())
+            self._owners.move_to_end(session_id)
 
     def forget(self, session_id: str) -> None:
         self._owners.pop(session_id, None)
 
     def may_use(self, session_id: str, principal: Principal) -> bool:
-        """False only when the session is known and was opened by someone else. Unknown ids go on
-        to the SDK, which answers 404 for them (MCP 2025-11-25 transports §Session Management)."""
-        owner = self._owners.get(session_id)
-        return owner is None or owner == principal
+        """True only for a live session opened by ``principal`` (which also refreshes it)."""
+        self._purge_expired()
+        entry = self._owners.get(session_id)
+        if entry is None or entry[0] != principal:
+            return False
+        self.touch(session_id)
+        return True

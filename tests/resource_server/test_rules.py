@@ -180,13 +180,28 @@ def test_origin_rules() -> None:
     assert not origin_is_allowed("http://127.0.0.1.evil.example", resource, [])
 
 
-def test_session_owners_refuse_another_principal() -> None:
-    owners = SessionOwners(max_sessions=2)
+def test_session_owners_fail_closed() -> None:
+    now = [0.0]
+    owners = SessionOwners(max_sessions=2, idle_timeout=60, clock=lambda: now[0])
     alice = ("iss", "alice", "c1")
-    owners.record("s1", alice)
+    bob = ("iss", "bob", "c1")
+    assert owners.record("s1", alice)
     assert owners.may_use("s1", alice)
-    assert not owners.may_use("s1", ("iss", "bob", "c1"))
-    assert owners.may_use("unknown", ("iss", "bob", "c1"))
-    owners.record("s2", alice)
-    owners.record("s3", alice)  # bounded: the oldest is forgotten
-    assert owners.may_use("s1", ("iss", "bob", "c1"))
+    assert not owners.may_use("s1", bob)
+    assert not owners.may_use("never-opened", bob)
+    # A flood of new sessions cannot push alice's entry out: the table refuses to grow instead.
+    assert owners.record("s2", bob)
+    assert not owners.record("s3", bob)
+    assert not owners.may_use("s3", bob)
+    assert not owners.may_use("s1", bob)
+    # Activity keeps a session; idleness expires it (as the SDK's session does).
+    now[0] = 50
+    assert owners.may_use("s1", alice)
+    now[0] = 100
+    assert owners.may_use("s1", alice)  # refreshed at 50
+    assert not owners.may_use("s2", bob)  # idle since 0
+    now[0] = 200
+    assert not owners.may_use("s1", alice)
+    owners.record("s4", alice)
+    owners.forget("s4")
+    assert not owners.may_use("s4", alice)
