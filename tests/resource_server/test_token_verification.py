@@ -11,6 +11,7 @@ import time
 import anyio
 import pytest
 from rs_support import INTROSPECTION_SECRET, FakeAuthorizationServer, new_signing_key
+from serving import bind_loopback_socket, serve_on_socket, socket_base_url
 
 from scoped_tools_server.introspection import IntrospectionTokenVerifier
 from scoped_tools_server.jwks import JwksCache, internal_url
@@ -259,3 +260,18 @@ def test_introspection_still_checks_audience_and_issuer(fake_as: FakeAuthorizati
 def test_introspection_with_a_wrong_secret_is_unavailable(fake_as: FakeAuthorizationServer) -> None:
     with pytest.raises(AuthServerUnavailable):
         introspect(fake_as, fake_as.mint(), secret="wrong")
+
+
+def test_the_rs_may_start_before_the_as() -> None:
+    """Keys are fetched lazily; a failed first fetch does not wait out the refetch rate limit."""
+    sock = bind_loopback_socket()  # bound, not yet listening: connections are refused
+    issuer = socket_base_url(sock)
+    authority = FakeAuthorizationServer(issuer=issuer, resource=RESOURCE)
+    authority.published.append(authority.key)
+    keys = JwksCache(issuer, issuer, min_refetch_seconds=3600)
+    verifier = JwtTokenVerifier(keys, issuer=issuer, resource_url=RESOURCE)
+    token = authority.mint()
+    with pytest.raises(AuthServerUnavailable):
+        verify(verifier, token)
+    with serve_on_socket(authority.app(), sock):
+        assert verify(verifier, token).subject == "alice"
