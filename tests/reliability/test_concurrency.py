@@ -10,7 +10,6 @@ never a 5xx.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -25,14 +24,23 @@ PARALLEL = 50
 # (FROM, WHERE) of refresh tokens that would still work: active, and their grant not revoked.
 USABLE_REFRESH_TOKENS = (
     'refreshtoken JOIN "grant" ON refreshtoken.grant_id = "grant".id',
-    "refreshtoken.status = 'active' AND \"grant\".revoked_at IS NULL",
+    "refreshtoken.client_id = :client_id AND refreshtoken.status = 'active' "
+    'AND "grant".revoked_at IS NULL',
 )
 REGISTRATIONS = 200
 
 
-@pytest.fixture
-def as_workers(database_url: str, tmp_path: Path) -> Iterator[list[ServerProcess]]:
+@pytest.fixture(scope="module")
+def database_url(module_database_url: str) -> str:
+    return module_database_url
+
+
+@pytest.fixture(scope="module")
+def as_workers(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[ServerProcess]]:
     """Two AS processes on one database; the first creates the schema and the signing key."""
+    tmp_path = tmp_path_factory.mktemp("as")
     first_port = free_loopback_port()
     issuer = f"http://127.0.0.1:{first_port}"
     args = ["--auto-approve", "--introspection-secret", INTROSPECTION_SECRET]
@@ -114,8 +122,11 @@ def test_fifty_parallel_redemptions_of_one_code_yield_one_token(
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     engine = open_engine(database_url)
     try:
-        assert count(engine, "accesstokenrecord") == 1, "one code, one access token"
-        assert count(engine, '"grant"', "revoked_at IS NULL") == 0
+        mine = {"client_id": client["client_id"]}
+        assert count(engine, "accesstokenrecord", "client_id = :client_id", **mine) == 1
+        assert (
+            count(engine, '"grant"', "client_id = :client_id AND revoked_at IS NULL", **mine) == 0
+        )
     finally:
         engine.dispose()
 
@@ -160,7 +171,7 @@ def test_fifty_parallel_refreshes_of_one_token_rotate_once(
     try:
         # A loser may revoke the grant before the winner has written its new refresh token, so
         # an 'active' row under a revoked grant can exist; what must not exist is a usable one.
-        assert count(engine, *USABLE_REFRESH_TOKENS) == 0
+        assert count(engine, *USABLE_REFRESH_TOKENS, client_id=client["client_id"]) == 0
     finally:
         engine.dispose()
 
@@ -183,15 +194,16 @@ def test_two_hundred_parallel_registrations_all_persist(
             },
         )
 
+    engine = open_engine(database_url)
+    before = count(engine, "client")
     responses = at_once(REGISTRATIONS, [w.base_url for w in as_workers], register_one)
 
     assert_no_server_errors(responses)
     assert [r.status_code for r in responses] == [201] * REGISTRATIONS
     client_ids = {r.json()["client_id"] for r in responses}
     assert len(client_ids) == REGISTRATIONS
-    engine = open_engine(database_url)
     try:
-        assert count(engine, "client") == REGISTRATIONS
+        assert count(engine, "client") == before + REGISTRATIONS
     finally:
         engine.dispose()
     # Each registered client is usable at either worker (persisted, not cached in one process).
