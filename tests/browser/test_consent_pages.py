@@ -203,3 +203,29 @@ def test_a_redirect_uri_mismatch_gets_an_error_page_not_a_redirect(
     assert client.redirect_uri in text  # ... and what is registered
     assert "--loopback-any-port" in text  # the way out for clients whose port changes
     page.screenshot(path=screenshot_dir / "redirect-mismatch.png", full_page=True)
+
+
+def test_a_step_up_consent_marks_what_was_granted_before(
+    page: Page, as_url: str, client: RegisteredClient, http: httpx2.Client, screenshot_dir: Path
+) -> None:
+    first = client.request.params(scope="notes:read")
+    page.goto(f"{as_url}/authorize?{urlencode(first)}")
+    sign_in(page)
+    assert offered_scopes(page) == {"notes:read": True}
+    press(page, "approve", client)
+
+    # The step-up request asks for the union; the login session lets the AS skip the login page.
+    client.callbacks.clear()
+    page.goto(client.authorize_url(as_url))
+    page.wait_for_selector("input[type=checkbox][name=scope]")
+    tags = {
+        scope: page.locator(f"li:has(input[value='{scope}']) .tag").inner_text().strip()
+        for scope in ALL_SCOPES
+    }
+    assert tags == {"notes:read": "already granted", "notes:write": "new", "notes:delete": "new"}
+    page.screenshot(path=screenshot_dir / "consent-step-up.png", full_page=True)
+
+    answer = press(page, "approve", client)
+    token = redeem(http, as_url, client.request, answer["code"])
+    assert token.status_code == 200, token.text
+    assert set(token.json()["scope"].split()) == set(ALL_SCOPES)
