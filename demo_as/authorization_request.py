@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from demo_as.errors import PageError, RedirectError
 from demo_as.models import Client
+from demo_as.parameters import repeated_parameters
 from demo_as.pkce import code_challenge_problem
 from demo_as.redirect_uris import find_registered_redirect_uri
 from demo_as.scopes import parse_scope, unknown_scopes
@@ -42,14 +43,6 @@ class AuthorizationRequest:
     scopes: list[str]
     resource: str
     code_challenge: str
-
-
-def repeated_parameters(items: list[tuple[str, str]]) -> list[str]:
-    """OAuth 2.1 draft-13 §3.1: names of parameters that appear more than once."""
-    seen: dict[str, int] = {}
-    for name, _value in items:
-        seen[name] = seen.get(name, 0) + 1
-    return [name for name in SINGLE_VALUED if seen.get(name, 0) > 1]
 
 
 def unknown_client_page(client_id: str | None) -> PageError:
@@ -143,7 +136,7 @@ def validate_authorization_request(
 ) -> AuthorizationRequest:
     """Validate all query parameters of /authorize; ``client`` is the row for ``client_id``."""
     params = dict(items)
-    repeated = repeated_parameters(items)
+    repeated = repeated_parameters(items, SINGLE_VALUED)
     if client is None or "client_id" in repeated:
         raise unknown_client_page(None if "client_id" in repeated else params.get("client_id"))
     if "redirect_uri" in repeated:

@@ -143,13 +143,24 @@ def install_error_handlers(app: FastAPI) -> None:
         return oauth_error_response(OAuthError(error, description))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
-        codes = {404: "not_found", 405: "invalid_request", 413: "invalid_request"}
-        error = codes.get(exc.status_code, "invalid_request")
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        """Starlette/FastAPI HTTP errors (404, 405, unparsable bodies, 413) in our formats."""
         description = str(exc.detail) if exc.detail else "request refused"
-        headers = dict(exc.headers or {})
+        if exc.status_code == 400 and request.url.path in HTML_PATHS:
+            return request.app.state.pages.error_page(
+                request,
+                PageError(
+                    title="Malformed request",
+                    rule="Forms are posted as application/x-www-form-urlencoded.",
+                    section="RFC 6749 §4.1.2.1",
+                    explanation=description,
+                ),
+            )
+        error = {404: "not_found"}.get(exc.status_code, "invalid_request")
+        if exc.status_code == 400 and request.url.path == "/register":
+            error = "invalid_client_metadata"
         return JSONResponse(
             {"error": error, "error_description": description},
             status_code=exc.status_code,
-            headers=headers,
+            headers={**(exc.headers or {}), **NO_STORE},
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Header, Request
+from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -20,6 +20,7 @@ from demo_as.errors import NO_STORE, OAuthError, OAuthErrorBody
 from demo_as.grants import access_token_revoked
 from demo_as.jwt_access_tokens import verified_access_token_claims
 from demo_as.keys import public_key_set
+from demo_as.parameters import single_valued_form
 
 router = APIRouter(tags=["introspection"])
 FormText = Annotated[str | None, Form(max_length=8000)]
@@ -55,6 +56,7 @@ def introspection_caller_ok(authorization: str | None, secret: str | None) -> bo
 
 @router.post(
     "/introspect",
+    dependencies=[Depends(single_valued_form)],
     response_model=IntrospectionResponse,
     response_model_exclude_none=True,
     responses={

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Header, Request
+from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.responses import Response
 
 from demo_as.client_auth import authenticate_client, presented_credentials
@@ -13,6 +13,7 @@ from demo_as.errors import NO_STORE, OAuthError, OAuthErrorBody
 from demo_as.grants import find_refresh_token, revoke_access_token, revoke_grant
 from demo_as.jwt_access_tokens import verified_access_token_claims
 from demo_as.keys import public_key_set
+from demo_as.parameters import single_valued_form
 
 router = APIRouter(tags=["revocation"])
 FormText = Annotated[str | None, Form(max_length=4000)]
@@ -39,6 +40,7 @@ def revoke_token(request: Request, client_id: str, token: str) -> None:
 
 @router.post(
     "/revoke",
+    dependencies=[Depends(single_valued_form)],
     status_code=200,
     response_class=Response,
     responses={

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Header, Request
+from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -24,6 +24,7 @@ from demo_as.grants import (
 )
 from demo_as.jwt_access_tokens import AccessTokenClaims, mint_access_token
 from demo_as.models import Client, Grant
+from demo_as.parameters import single_valued_form
 from demo_as.pkce import verifier_matches
 from demo_as.scopes import parse_scope, scope_exceeds
 
@@ -174,6 +175,7 @@ def redeem_refresh_token(
 
 @router.post(
     "/token",
+    dependencies=[Depends(single_valued_form)],
     response_model=TokenResponse,
     response_model_exclude_none=True,
     responses={

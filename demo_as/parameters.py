@@ -1,0 +1,42 @@
+"""OAuth 2.1 draft-13 §3.1 and §3.2: "Request and response parameters MUST NOT be included more
+than once." FastAPI would silently keep the last value, so repeated parameters are refused here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from fastapi import Request
+
+from demo_as.errors import OAuthError
+
+
+def repeated_parameters(items: Iterable[tuple[str, object]], names: Iterable[str]) -> list[str]:
+    """Names from ``names`` that occur more than once in ``items`` (in ``names`` order)."""
+    counts = Counter(name for name, _value in items)
+    return [name for name in names if counts[name] > 1]
+
+
+TOKEN_ENDPOINT_PARAMETERS = (
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "code_verifier",
+    "refresh_token",
+    "scope",
+    "resource",
+    "client_id",
+    "client_secret",
+    "token",
+    "token_type_hint",
+)
+
+
+async def single_valued_form(request: Request) -> None:
+    """FastAPI dependency for the form endpoints (/token, /revoke, /introspect)."""
+    form = await request.form()  # Starlette caches the parsed form for the endpoint
+    if repeated := repeated_parameters(form.multi_items(), TOKEN_ENDPOINT_PARAMETERS):
+        raise OAuthError(
+            "invalid_request", f"parameter(s) sent more than once: {', '.join(repeated)}"
+        )
