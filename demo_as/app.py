@@ -43,6 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Hardened demo OAuth 2.1 authorization server for MCP (not for production)",
         version="0.1.0",
         lifespan=lifespan,
+        # Swagger UI needs scripts from a CDN, which our CSP (and offline workshops) forbid.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine

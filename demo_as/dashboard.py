@@ -66,7 +66,7 @@ def dashboard(request: Request) -> HTMLResponse:
             ("revocation (RFC 7009)", "/revoke"),
             ("introspection (RFC 7662)", "/introspect"),
             ("health", "/health"),
-            ("OpenAPI", "/docs"),
+            ("OpenAPI", "/openapi.json"),
         ]
     }
     return request.app.state.pages.render(

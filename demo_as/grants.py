@@ -12,7 +12,6 @@ import secrets
 
 from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
 from demo_as.authorization_request import AuthorizationRequest
 from demo_as.db import new_secret, now, secret_hash, session
@@ -293,10 +292,3 @@ def revoke_access_token(engine: Engine, jti: str) -> None:
             .values(revoked_at=now())
         )
         db.commit()
-
-
-def count_clients(engine: Engine) -> int:
-    from demo_as.models import Client
-
-    with session(engine) as db:
-        return len(db.exec(select(Client.client_id)).all())

@@ -150,7 +150,7 @@ metadata_keys = st.sampled_from(
 
 
 @settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(body=st.dictionaries(metadata_keys, json_values, max_size=6))
 def test_registration_fuzz_never_500(http: httpx2.Client, body: dict) -> None:
@@ -181,7 +181,7 @@ form_fields = st.dictionaries(
 
 
 @settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(path=st.sampled_from(["/token", "/revoke", "/introspect"]), data=form_fields)
 def test_form_endpoint_fuzz_never_500(http: httpx2.Client, path: str, data: dict) -> None:
