@@ -254,7 +254,13 @@ class BrowserUserAgent:
                 arrived.set_result(f"{target.scheme}://{target.netloc}{path}")
 
         # Loopback only (OAuth 2.1 §8.4.2), open just for this one authorization.
-        server = await asyncio.start_server(handle, "127.0.0.1", target.port)
+        try:
+            server = await asyncio.start_server(handle, "127.0.0.1", target.port)
+        except OSError as exc:
+            raise UserAgentError(
+                f"cannot listen on 127.0.0.1:{target.port} for the callback ({exc.strerror}); "
+                "choose another --callback-port"
+            ) from exc
         try:
             self.announce(f"Opening your browser at {url}")
             self.opener(url)
