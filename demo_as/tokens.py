@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.engine import Engine
 
 from demo_as.client_auth import authenticate_client, presented_credentials
 from demo_as.db import now
@@ -129,6 +130,14 @@ def redeem_authorization_code(
     return token_response(request, client, grant, grant.scopes)
 
 
+def reuse_detected(engine: Engine, grant_id: str) -> OAuthError:
+    """OAuth 2.1 §4.3.1: reuse of a rotated refresh token revokes the grant."""
+    revoke_grant(engine, grant_id, "rotated refresh token reused")
+    return OAuthError(
+        "invalid_grant", "refresh token was already used (rotated); the grant is revoked"
+    )
+
+
 def redeem_refresh_token(
     request: Request,
     client: Client,
@@ -148,15 +157,14 @@ def redeem_refresh_token(
     grant = get_grant(engine, row.grant_id)
     if grant is None or grant.revoked_at is not None:
         raise OAuthError("invalid_grant", "the grant of this refresh token was revoked")
-    if row.status != "active" or not rotate_refresh_token(engine, row):
+    if row.status != "active":
         # OAuth 2.1 §4.3.1 / RFC 9700 §4.14.2: a rotated token came back, so one of the two
         # holders is an attacker; revoke the whole grant.
-        revoke_grant(engine, grant.id, "rotated refresh token reused")
-        raise OAuthError(
-            "invalid_grant", "refresh token was already used (rotated); the grant is revoked"
-        )
+        raise reuse_detected(engine, grant.id)
     if row.expires_at <= now():
         raise OAuthError("invalid_grant", "refresh token expired")
+    # The request is validated completely *before* rotating: a refused refresh must leave the
+    # presented token usable, or the honest client's next refresh would look like reuse.
     try:
         requested = parse_scope(scope)
     except ValueError as error:
@@ -170,6 +178,8 @@ def redeem_refresh_token(
     # OAuth 2.1 §3.2.3 / RFC 8707 §2: refresh keeps the grant's resource (the token's aud).
     if resource is not None and resource != grant.resource:
         raise OAuthError("invalid_target", "resource differs from the one this grant is for")
+    if not rotate_refresh_token(engine, row):
+        raise reuse_detected(engine, grant.id)  # a concurrent request rotated it first
     return token_response(request, client, grant, requested or grant.scopes)
 
 

@@ -88,6 +88,18 @@ def test_refresh_cannot_switch_resource(server: AuthServer) -> None:
         server, client["client_id"], tokens["refresh_token"], resource="http://127.0.0.1:1/x"
     )
     assert response.json()["error"] == "invalid_target"
+    # A refused refresh does not rotate: the same token still works afterwards.
+    assert refresh(server, client["client_id"], tokens["refresh_token"]).status_code == 200
+
+
+def test_refused_widening_does_not_burn_the_refresh_token(server: AuthServer) -> None:
+    client = server.register()
+    tokens = server.tokens_via_forms(client["client_id"], scope="notes:read")
+    widened = refresh(
+        server, client["client_id"], tokens["refresh_token"], scope="notes:read notes:write"
+    )
+    assert widened.json()["error"] == "invalid_scope"
+    assert refresh(server, client["client_id"], tokens["refresh_token"]).status_code == 200
 
 
 def test_refresh_token_of_another_client_is_refused(server: AuthServer) -> None:
