@@ -20,11 +20,10 @@ import os
 import sys
 
 import anyio
-import httpx2
 
 from demo_client.authorizer import Authorizer, ClientIdentity
 from demo_client.errors import DemoClientError
-from demo_client.mcp_session import session
+from demo_client.mcp_session import http_client, session
 from demo_client.step_up import StepUpAuth
 from demo_client.user_agents import HeadlessUserAgent
 
@@ -46,7 +45,7 @@ def identity_from_context(context_json: str | None, callback_port: int) -> Clien
 
 async def run(server_url: str, identity: ClientIdentity, max_step_up_retries: int = 1) -> str:
     """initialize, tools/list, tools/call test-tool; returns the tool's text output."""
-    async with httpx2.AsyncClient(timeout=30.0) as oauth_http:
+    async with http_client(timeout=30.0) as oauth_http:
         agent = HeadlessUserAgent(http=oauth_http)
         authorizer = Authorizer(server_url, http=oauth_http, user_agent=agent, identity=identity)
         auth = StepUpAuth(authorizer, max_step_up_retries=max_step_up_retries)

@@ -11,11 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx2
-
 from demo_client.authorizer import Authorizer, ClientIdentity
 from demo_client.errors import DemoClientError
-from demo_client.mcp_session import session
+from demo_client.mcp_session import http_client, session
 from demo_client.narration import Narrator
 from demo_client.step_up import InsufficientScopePolicy, StepUpAuth
 from demo_client.store import FileStore
@@ -61,7 +59,7 @@ async def call_tool(options: CallOptions) -> int:
     except ValueError as exc:
         narrator.result(False, str(exc))
         return 2
-    async with httpx2.AsyncClient(timeout=30.0) as http:
+    async with http_client(timeout=30.0) as http:
         agent: UserAgent = (
             BrowserUserAgent(timeout=options.browser_timeout, announce=narrator.note)
             if options.browser

@@ -25,7 +25,7 @@ import httpx2
 from demo_client.authorizer import Authorizer, ClientIdentity
 from demo_client.errors import AuthorizationDeniedError, InsufficientScopeError, TokenError
 from demo_client.events import Event, fingerprint
-from demo_client.mcp_session import session
+from demo_client.mcp_session import http_client, session
 from demo_client.narration import Narrator
 from demo_client.step_up import InsufficientScopePolicy, StepUpAuth
 from demo_client.tokens import refresh_tokens
@@ -317,7 +317,7 @@ ROUNDS: list[tuple[str, str, str]] = [
 
 async def run_story(options: StoryOptions, narrator: Narrator) -> bool:
     failed: list[str] = []
-    async with httpx2.AsyncClient(timeout=30.0) as oauth_http, contextlib.AsyncExitStack() as stack:
+    async with http_client(timeout=30.0) as oauth_http, contextlib.AsyncExitStack() as stack:
         story = Story(options, narrator, oauth_http)
         mcp = None
         for number, (title, rule, method) in enumerate(ROUNDS, start=1):
