@@ -137,6 +137,21 @@ class PairedThroughput:
         """a's throughput over b's."""
         return self.a_rps / self.b_rps if self.b_rps else 0.0
 
+    @staticmethod
+    def _cpu_us(results: list[LoadResult]) -> float:
+        requests = sum(r.requests for r in results)
+        cpu = sum(r.server_cpu_seconds or 0.0 for r in results)
+        return cpu / requests * 1e6 if requests else 0.0
+
+    @property
+    def a_cpu_us(self) -> float:
+        """Server CPU time per request on ``a`` (µs): insensitive to other load on the machine."""
+        return self._cpu_us(self.a)
+
+    @property
+    def b_cpu_us(self) -> float:
+        return self._cpu_us(self.b)
+
     @property
     def errors(self) -> int:
         return sum(r.errors for r in self.a + self.b)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import traceback
@@ -39,8 +40,9 @@ class Sizes:
     story_runs: int
 
 
-FULL = Sizes(200, 10.0, 3000, 5.0, 4, 2, 60.0, 3)
-QUICK = Sizes(10, 2.0, 300, 1.5, 2, 1, 5.0, 1)
+# Many short alternating rounds: other work on the machine then hits both sides of a ratio alike.
+FULL = Sizes(200, 10.0, 3000, 2.0, 10, 4, 60.0, 3)
+QUICK = Sizes(10, 2.0, 300, 0.75, 4, 1, 5.0, 1)
 
 
 @dataclass
@@ -79,6 +81,12 @@ def start_stack(workdir: Path) -> Stack:
             server.stop()
         raise
     return Stack(*servers)
+
+
+def load_average_line(when: str) -> str:
+    one, five, fifteen = os.getloadavg()
+    busy = " (other work was competing for the cores)" if one > (os.cpu_count() or 1) else ""
+    return f"load average {when}: {one:.2f} {five:.2f} {fifteen:.2f}{busy}"
 
 
 def check_errors(report: Report, what: str, errors: int, samples: list[str]) -> None:
@@ -142,6 +150,19 @@ async def measure_gate(report: Report, stack: Stack, sizes: Sizes, token: str) -
             check=lambda value: value >= 0.90,
         )
     )
+    report.add(
+        Figure(
+            "gate_cpu_ratio",
+            paired.b_cpu_us / paired.a_cpu_us if paired.a_cpu_us else 0.0,
+            "×",
+            GATE_CPU_MEANING,
+            3,
+        )
+    )
+    report.detail(
+        f"whoami server CPU per request: gate on {paired.a_cpu_us:.0f} µs, "
+        f"gate off {paired.b_cpu_us:.0f} µs"
+    )
     report.detail(rounds_detail(f"whoami, gate on ({paired.a_rps:.0f} req/s)", paired.a))
     report.detail(rounds_detail(f"whoami, gate off ({paired.b_rps:.0f} req/s)", paired.b))
 
@@ -157,6 +178,10 @@ async def measure_introspection(report: Report, stack: Stack, sizes: Sizes, toke
     )
     check_errors(report, "jwt/introspect run", paired.errors, paired.error_samples)
     report.add(Figure("jwt_vs_introspect_ratio", paired.ratio, "×", INTROSPECT_MEANING, 2))
+    report.detail(
+        f"whoami RS CPU per request: JWT {paired.a_cpu_us:.0f} µs, "
+        f"introspect {paired.b_cpu_us:.0f} µs (plus the AS's work per introspection)"
+    )
     report.detail(rounds_detail(f"whoami, JWT ({paired.a_rps:.0f} req/s)", paired.a))
     report.detail(rounds_detail(f"whoami, introspect ({paired.b_rps:.0f} req/s)", paired.b))
 
@@ -232,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     output = args.output or BENCH_DIR / ("results-quick.md" if args.quick else "results.md")
     report = Report(quick=args.quick)
+    report.detail(load_average_line("at start"))
     with tempfile.TemporaryDirectory(prefix="mcp-auth-bench-") as tmp:
         workdir = Path(tmp)
         try:
@@ -245,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             traceback.print_exc()
             report.fail(f"the benchmark crashed: {type(exc).__name__}: {exc}")
+    report.detail(load_average_line("at end"))
     command = "uv run python bench/run.py" + (" --quick" if args.quick else "")
     write(report, output, command)
     for figure in report.missed_goals:
@@ -262,6 +289,10 @@ LIMIT_MEANING = "bare joserfc ES256 verify of the same token and key (the floor)
 GATE_MEANING = (
     "stateless tools/call whoami throughput, gate on with a valid token ÷ gate off "
     f"(same build, alternating rounds, {CONCURRENCY} clients)"
+)
+GATE_CPU_MEANING = (
+    "RS CPU time per whoami, gate off ÷ gate on: the same comparison, insensitive to other "
+    "processes competing for the cores"
 )
 INTROSPECT_MEANING = (
     "whoami throughput with local JWT checks ÷ with RFC 7662 introspection per request"

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,10 +80,11 @@ class Server:
         except OSError:
             return ""
 
-    def stop(self) -> None:
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Stop the server (SIGINT lets a profiler wrapping it write its report)."""
         if self.process.poll() is not None:
             return
-        self.process.terminate()
+        self.process.send_signal(sig)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -121,11 +124,13 @@ def wait_healthy(servers: list[Server], timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def start_as(workdir: Path, resources: list[str], port: int) -> Server:
+def start_as(workdir: Path, resources: list[str], port: int, prefix: Sequence[str] = ()) -> Server:
     """``demo-as`` with auto-approve (no login/consent pages), introspection enabled and a
-    token lifetime longer than the run; its own SQLite file in ``workdir``."""
+    token lifetime longer than the run; its own SQLite file in ``workdir``. ``prefix`` runs it
+    under another program (a profiler)."""
     base_url = f"http://127.0.0.1:{port}"
     argv = [
+        *prefix,
         console_script("demo-as"),
         "--port",
         str(port),
@@ -145,12 +150,20 @@ def start_as(workdir: Path, resources: list[str], port: int) -> Server:
 
 
 def start_rs(
-    workdir: Path, name: str, port: int, issuer: str, *, token_check: str, gate: bool
+    workdir: Path,
+    name: str,
+    port: int,
+    issuer: str,
+    *,
+    token_check: str,
+    gate: bool,
+    prefix: Sequence[str] = (),
 ) -> Server:
     """``scoped-tools-server`` with its own notes database; ``gate=False`` is the benchmark-only
     switch that serves MCP without the auth gate."""
     base_url = f"http://127.0.0.1:{port}"
     argv = [
+        *prefix,
         console_script("scoped-tools-server"),
         "--port",
         str(port),
