@@ -12,8 +12,9 @@ SCOPE_SENTENCES = {
     "notes:write": "Create new notes in your name.",
     "notes:delete": "Delete your notes. Deleted notes cannot be recovered.",
     "offline_access": (
-        "Keep access while you are away: the app may use a refresh token to get new access "
-        "tokens without asking you again (until you revoke it or it expires)."
+        "Keep access while you are away. On this server the app gets refresh tokens (new access "
+        "without asking you again) only if it registered for them; this permission is recorded "
+        "in its token but does not change that."
     ),
 }
 
