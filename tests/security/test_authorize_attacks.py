@@ -119,6 +119,15 @@ def test_authorize_port_flexibility_switch_still_compares_host_and_path(make_sta
     assert http.get(f"{stack.as_url}/authorize", params=moved).status_code == 200
 
 
+def test_authorize_port_flexibility_does_not_accept_a_backslash_port(make_stack, http) -> None:
+    """RFC 8252 §7.3 / RFC 3986 §3.2.3: with ``--loopback-any-port`` only a numeric port may
+    vary. ``127.0.0.1:5000\\/callback`` is read by browsers as port 5000, path ``//callback``
+    (WHATWG URL), a path that was never registered: error page, no redirect."""
+    stack = make_stack(loopback_any_port=True)
+    request = new_request(stack, http)
+    refused_page(stack, http, request.params(redirect_uri="http://127.0.0.1:5000\\/callback"))
+
+
 def test_authorize_repeated_redirect_uri_is_refused_without_redirect(stack, http) -> None:
     """OAuth 2.1 §3.1: parameters MUST NOT be repeated; with two redirect_uri values the AS cannot
     know which one was verified, so neither is redirected to."""
