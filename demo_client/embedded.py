@@ -86,9 +86,12 @@ def _serve_all(*apps: tuple[Any, socket.socket]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def embedded_stack(**as_overrides: Any) -> Iterator[EmbeddedStack]:
+def embedded_stack(
+    rs_overrides: dict[str, Any] | None = None, **as_overrides: Any
+) -> Iterator[EmbeddedStack]:
     """Run AS + RS until the block exits. `as_overrides` go to `demo_as.settings.Settings`
-    (tests use `iss_mode="wrong"` to play a misbehaving AS)."""
+    (tests use `iss_mode="wrong"` to play a misbehaving AS), `rs_overrides` to
+    `scoped_tools_server.settings.Settings` (e.g. `challenge_scope="cumulative"`)."""
     # Imported here so `demo-client --help` and remote mode do not pay for the servers' imports.
     from demo_as.app import create_app as create_as_app
     from demo_as.settings import Settings as ASSettings
@@ -115,6 +118,7 @@ def embedded_stack(**as_overrides: Any) -> Iterator[EmbeddedStack]:
             resource_url=server_url,
             auth_server=issuer,
             database_url=f"sqlite:///{data / 'notes.db'}",
+            **(rs_overrides or {}),
         )
         with _serve_all(
             (create_as_app(as_settings), as_sock), (create_rs_app(rs_settings), rs_sock)

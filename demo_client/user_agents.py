@@ -263,7 +263,9 @@ class BrowserUserAgent:
             ) from exc
         try:
             self.announce(f"Opening your browser at {url}")
-            self.opener(url)
+            # Some launchers (a `BROWSER` command, lynx) block until the browser exits; run the
+            # opener in a thread so the callback listener on this event loop keeps serving.
+            await asyncio.to_thread(self.opener, url)
             return await asyncio.wait_for(arrived, self.timeout)
         except TimeoutError as exc:
             raise UserAgentError(

@@ -5,6 +5,7 @@ follow the final redirect to the listener on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import socket
 
 import anyio
@@ -21,7 +22,8 @@ from demo_client.user_agents import BrowserUserAgent, HeadlessUserAgent
 
 async def browser_session(stack: EmbeddedStack, port: int) -> tuple[str, list[str]]:
     opened: list[str] = []
-    tasks: list[asyncio.Task[None]] = []
+    people: list[concurrent.futures.Future[None]] = []
+    loop = asyncio.get_running_loop()
 
     async with httpx2.AsyncClient() as person_http, httpx2.AsyncClient() as http:
 
@@ -33,8 +35,9 @@ async def browser_session(stack: EmbeddedStack, port: int) -> tuple[str, list[st
             assert landing.status_code == 200 and "close this tab" in landing.text
 
         def opener(url: str) -> None:
+            # Called in a worker thread, like a real browser launcher (which may block).
             opened.append(url)
-            tasks.append(asyncio.get_running_loop().create_task(person_at_the_browser(url)))
+            people.append(asyncio.run_coroutine_threadsafe(person_at_the_browser(url), loop))
 
         agent = BrowserUserAgent(timeout=20, announce=lambda _: None, opener=opener)
         authorizer = Authorizer(
@@ -45,7 +48,7 @@ async def browser_session(stack: EmbeddedStack, port: int) -> tuple[str, list[st
         )
         async with session(stack.server_url, StepUpAuth(authorizer)) as mcp:
             result = await mcp.call_tool("whoami", {})
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*(asyncio.wrap_future(p) for p in people))
     return str(result.structured_content), opened
 
 

@@ -8,7 +8,7 @@ import json
 
 import anyio
 
-from demo_client.embedded import EmbeddedStack
+from demo_client.embedded import EmbeddedStack, embedded_stack
 from demo_client.narration import Narrator
 from demo_client.story import ROUNDS, StoryOptions, run_story
 
@@ -79,3 +79,15 @@ def test_cap_zero_behaves_like_throw_and_says_so(stack: EmbeddedStack) -> None:
     [error] = [e for e in round5 if e["event"] == "insufficient_scope_error"]
     assert error["attempts"] == 0
     assert "not re-authorizing because max_step_up_retries is 0" in error["message"]
+
+
+def test_story_also_holds_against_cumulative_challenges() -> None:
+    """An RS in `--challenge-scope cumulative` mode names granted ∪ required in its 403s (the
+    2025-11-25 advice for clients that do not accumulate). The union is then the same, so every
+    round still behaves; the challenge of round 2 carries both scopes."""
+    with embedded_stack(rs_overrides={"challenge_scope": "cumulative"}) as cumulative:
+        ok, events = run(cumulative)
+    assert ok
+    unions = [e for e in events if e["event"] == "scope_union"]
+    assert unions[0]["round"] == 2
+    assert set(unions[0]["challenged"]) == {"notes:read", "notes:write"}
