@@ -46,6 +46,9 @@ def create_pending(engine: Engine, request: AuthorizationRequest) -> PendingAuth
         expires_at=now() + PENDING_TTL,
     )
     with session(engine) as db:
+        # /authorize is unauthenticated: drop abandoned requests so they cannot pile up.
+        db.exec(delete(PendingAuthorization).where(PendingAuthorization.expires_at <= now()))
+        db.exec(delete(LoginSession).where(LoginSession.expires_at <= now()))
         db.add(pending)
         db.commit()
     return pending

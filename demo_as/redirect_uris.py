@@ -95,8 +95,17 @@ def is_loopback_http(uri: str) -> bool:
         parts = urlsplit(uri)
     except ValueError:
         return False
-    host, _port, userinfo = split_authority(parts.netloc)
-    return parts.scheme == "http" and userinfo is None and host in LOOPBACK_HOSTS
+    host, port, userinfo = split_authority(parts.netloc)
+    # RFC 3986 §3.2.3: only digits may follow the colon. Anything else (``5000\\``) is read
+    # differently by browsers (WHATWG URL), so it must never reach the port-blind comparison.
+    port_ok = port is None or port_is_valid(port)
+    return (
+        parts.scheme == "http"
+        and userinfo is None
+        and host in LOOPBACK_HOSTS
+        and port_ok
+        and "\\" not in uri
+    )
 
 
 def without_port(uri: str) -> str:

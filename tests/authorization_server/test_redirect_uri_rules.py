@@ -108,6 +108,8 @@ def test_loopback_any_port_ignores_only_the_port() -> None:
         "http://127.0.0.1:50123/other",
         "http://127.0.0.1:50123/callback?x=1",
         "https://127.0.0.1:50123/callback",
+        "http://127.0.0.1:5000\\/callback",  # browsers read port 5000, path //callback
+        "http://127.0.0.1:x/callback",
     ]:
         assert not redirect_uri_matches(registered, presented, loopback_any_port=True), presented
 
