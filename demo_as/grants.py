@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from demo_as.authorization_request import AuthorizationRequest
 from demo_as.db import new_secret, now, secret_hash, session
@@ -178,23 +180,9 @@ def find_code(engine: Engine, code: str) -> AuthorizationCode | None:
         return db.get(AuthorizationCode, secret_hash(code))
 
 
-def mark_code_used(engine: Engine, code: AuthorizationCode, grant_id: str) -> bool:
-    """Atomically mark the code used; False when another request already redeemed it."""
-    with session(engine) as db:
-        result = db.exec(
-            update(AuthorizationCode)
-            .where(
-                AuthorizationCode.code_hash == code.code_hash,
-                AuthorizationCode.used_at.is_(None),
-            )
-            .values(used_at=now(), grant_id=grant_id)
-        )
-        db.commit()
-    return result.rowcount == 1
-
-
-def create_grant(engine: Engine, code: AuthorizationCode) -> Grant:
-    grant = Grant(
+def new_grant(code: AuthorizationCode) -> Grant:
+    """The (not yet stored) grant a code redemption creates."""
+    return Grant(
         id=secrets.token_urlsafe(18),
         client_id=code.client_id,
         username=code.username,
@@ -202,10 +190,6 @@ def create_grant(engine: Engine, code: AuthorizationCode) -> Grant:
         resource=code.resource,
         created_at=now(),
     )
-    with session(engine) as db:
-        db.add(grant)
-        db.commit()
-    return grant
 
 
 def get_grant(engine: Engine, grant_id: str) -> Grant | None:
@@ -234,47 +218,89 @@ def revoke_grant(engine: Engine, grant_id: str, reason: str) -> None:
         db.commit()
 
 
-def issue_refresh_token(engine: Engine, grant: Grant, ttl: int) -> str:
-    token = new_secret()
-    with session(engine) as db:
-        db.add(
-            RefreshToken(
-                token_hash=secret_hash(token),
-                grant_id=grant.id,
-                client_id=grant.client_id,
-                created_at=now(),
-                expires_at=now() + ttl,
-            )
-        )
-        db.commit()
-    return token
-
-
 def find_refresh_token(engine: Engine, token: str) -> RefreshToken | None:
     with session(engine) as db:
         return db.get(RefreshToken, secret_hash(token))
 
 
-def rotate_refresh_token(engine: Engine, row: RefreshToken) -> bool:
-    """Atomically retire an active refresh token; False if it was not active any more."""
+@dataclass(frozen=True)
+class IssuedTokens:
+    """What one token response writes: the access token's jti and expiry, and the new refresh
+    token (None when the client gets none)."""
+
+    jti: str
+    access_expires_at: int
+    refresh_token: str | None
+    refresh_ttl: int
+
+
+def _add_issued(db: Session, grant: Grant, issued: IssuedTokens) -> None:
+    db.add(
+        AccessTokenRecord(
+            jti=issued.jti,
+            grant_id=grant.id,
+            client_id=grant.client_id,
+            expires_at=issued.access_expires_at,
+        )
+    )
+    if issued.refresh_token is not None:
+        db.add(
+            RefreshToken(
+                token_hash=secret_hash(issued.refresh_token),
+                grant_id=grant.id,
+                client_id=grant.client_id,
+                created_at=now(),
+                expires_at=now() + issued.refresh_ttl,
+            )
+        )
+
+
+def commit_code_redemption(
+    engine: Engine, code: AuthorizationCode, grant: Grant, issued: IssuedTokens
+) -> bool:
+    """In ONE transaction: mark the code used (only if it was unused), create its grant and record
+    the tokens. False when a concurrent request redeemed the code first (nothing is written).
+
+    One transaction means a crash can never leave a used code without its grant, or a grant
+    without its tokens.
+    """
+    with session(engine) as db:
+        result = db.exec(
+            update(AuthorizationCode)
+            .where(
+                AuthorizationCode.code_hash == code.code_hash,
+                AuthorizationCode.used_at.is_(None),
+            )
+            .values(used_at=now(), grant_id=grant.id)
+        )
+        if result.rowcount != 1:
+            db.rollback()
+            return False
+        db.add(grant)
+        _add_issued(db, grant, issued)
+        db.commit()
+    return True
+
+
+def commit_refresh_rotation(
+    engine: Engine, old: RefreshToken, grant: Grant, issued: IssuedTokens
+) -> bool:
+    """In ONE transaction (OAuth 2.1 §4.3.1): retire the presented refresh token (only if still
+    active) and record its successor and the new access token. False when it was not active any
+    more (a concurrent refresh won; nothing is written). A crash therefore leaves either the old
+    token usable or the new one, never neither."""
     with session(engine) as db:
         result = db.exec(
             update(RefreshToken)
-            .where(RefreshToken.token_hash == row.token_hash, RefreshToken.status == "active")
+            .where(RefreshToken.token_hash == old.token_hash, RefreshToken.status == "active")
             .values(status="rotated")
         )
+        if result.rowcount != 1:
+            db.rollback()
+            return False
+        _add_issued(db, grant, issued)
         db.commit()
-    return result.rowcount == 1
-
-
-def record_access_token(engine: Engine, jti: str, grant: Grant, expires_at: int) -> None:
-    with session(engine) as db:
-        db.add(
-            AccessTokenRecord(
-                jti=jti, grant_id=grant.id, client_id=grant.client_id, expires_at=expires_at
-            )
-        )
-        db.commit()
+    return True
 
 
 def access_token_revoked(engine: Engine, jti: str) -> bool:

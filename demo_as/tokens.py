@@ -10,18 +10,17 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
 from demo_as.client_auth import authenticate_client, presented_credentials
-from demo_as.db import now
+from demo_as.db import new_secret, now
 from demo_as.errors import NO_STORE, OAuthError, OAuthErrorBody
 from demo_as.grants import (
-    create_grant,
+    IssuedTokens,
+    commit_code_redemption,
+    commit_refresh_rotation,
     find_code,
     find_refresh_token,
     get_grant,
-    issue_refresh_token,
-    mark_code_used,
-    record_access_token,
+    new_grant,
     revoke_grant,
-    rotate_refresh_token,
 )
 from demo_as.jwt_access_tokens import AccessTokenClaims, mint_access_token
 from demo_as.models import Client, Grant
@@ -44,10 +43,13 @@ class TokenResponse(BaseModel):
     refresh_token: str | None = None
 
 
-def token_response(request: Request, client: Client, grant: Grant, scopes: list[str]) -> dict:
-    """Mint the access token (and a refresh token when the client registered the grant)."""
+def prepare_tokens(
+    request: Request, client: Client, grant: Grant, scopes: list[str]
+) -> tuple[dict, IssuedTokens]:
+    """Mint the access token (and a refresh token when the client registered the grant) and
+    return the response body plus what must be stored. Nothing is written here: the caller stores
+    it in the same transaction as the code redemption or refresh rotation."""
     settings = request.app.state.settings
-    engine = request.app.state.engine
     issued_at = now()
     token, jti = mint_access_token(
         AccessTokenClaims(
@@ -61,7 +63,7 @@ def token_response(request: Request, client: Client, grant: Grant, scopes: list[
         ),
         request.app.state.signing_key,
     )
-    record_access_token(engine, jti, grant, issued_at + settings.access_token_ttl)
+    refresh_token = new_secret() if refresh_token_allowed(client) else None
     body = {
         "access_token": token,
         "token_type": "Bearer",
@@ -70,9 +72,15 @@ def token_response(request: Request, client: Client, grant: Grant, scopes: list[
         # consent, narrowing), and always sending it is simpler for clients.
         "scope": " ".join(scopes),
     }
-    if refresh_token_allowed(client):
-        body["refresh_token"] = issue_refresh_token(engine, grant, settings.refresh_token_ttl)
-    return body
+    if refresh_token is not None:
+        body["refresh_token"] = refresh_token
+    issued = IssuedTokens(
+        jti=jti,
+        access_expires_at=issued_at + settings.access_token_ttl,
+        refresh_token=refresh_token,
+        refresh_ttl=settings.refresh_token_ttl,
+    )
+    return body, issued
 
 
 def refresh_token_allowed(client: Client) -> bool:
@@ -119,15 +127,15 @@ def redeem_authorization_code(
         raise OAuthError("invalid_grant", "authorization code already used; its tokens are revoked")
     if row.expires_at <= now():
         raise OAuthError("invalid_grant", "authorization code expired")
-    grant = create_grant(engine, row)
-    if not mark_code_used(engine, row, grant.id):
+    grant = new_grant(row)
+    body, issued = prepare_tokens(request, client, grant, grant.scopes)
+    if not commit_code_redemption(engine, row, grant, issued):
         # Lost a race with a concurrent redemption: that is a replay too.
-        revoke_grant(engine, grant.id, "authorization code replayed")
         fresh = find_code(engine, code)
         if fresh is not None and fresh.grant_id:
             revoke_grant(engine, fresh.grant_id, "authorization code replayed")
         raise OAuthError("invalid_grant", "authorization code already used; its tokens are revoked")
-    return token_response(request, client, grant, grant.scopes)
+    return body
 
 
 def reuse_detected(engine: Engine, grant_id: str) -> OAuthError:
@@ -178,9 +186,10 @@ def redeem_refresh_token(
     # OAuth 2.1 §3.2.3 / RFC 8707 §2: refresh keeps the grant's resource (the token's aud).
     if resource is not None and resource != grant.resource:
         raise OAuthError("invalid_target", "resource differs from the one this grant is for")
-    if not rotate_refresh_token(engine, row):
+    body, issued = prepare_tokens(request, client, grant, requested or grant.scopes)
+    if not commit_refresh_rotation(engine, row, grant, issued):
         raise reuse_detected(engine, grant.id)  # a concurrent request rotated it first
-    return token_response(request, client, grant, requested or grant.scopes)
+    return body
 
 
 @router.post(
