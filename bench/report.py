@@ -30,6 +30,7 @@ class Figure:
     digits: int = 2
     goal: str | None = None
     check: Callable[[float], bool] | None = None
+    why_missed: str = ""
 
     @property
     def passed(self) -> bool | None:
@@ -124,11 +125,9 @@ def render(report: Report, command: str) -> str:
         lines.append("Every goal holds in this run.")
     for figure in missed:
         lines.append(
-            f"- `{figure.name}` = {figure.shown} {figure.unit} misses its goal {figure.goal}."
+            f"- `{figure.name}` = {figure.shown} {figure.unit} misses its goal {figure.goal}. "
+            f"{figure.why_missed}".rstrip()
         )
-    if missed:
-        lines.append("")
-        lines.append("Why, and what is proposed: see *Profile* below.")
     lines += ["", "## Details", "", *[f"- {detail}" for detail in report.details]]
     lines += [
         "",
