@@ -73,7 +73,11 @@ def _owner(caller: VerifiedToken) -> str:
 
 def build_mcp_server(store: NoteStore) -> MCPServer[Any]:
     """The MCP server with the five tools of the step-up ladder, backed by ``store``."""
-    mcp: MCPServer[Any] = MCPServer(name=SERVER_NAME, instructions=INSTRUCTIONS, version="0.1.0")
+    # MCPServer configures the root logger; at its default INFO every introspection call would
+    # render an httpx2 "HTTP Request" line (a third of the RS's CPU per request, bench/results.md).
+    mcp: MCPServer[Any] = MCPServer(
+        name=SERVER_NAME, instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING"
+    )
 
     def register(fn: Any) -> None:
         name = fn.__name__
