@@ -15,6 +15,7 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
+from demo_as.access_log import install_access_log_filter
 from demo_as.settings import (
     DEFAULT_DEMO_USERS,
     DEFAULT_RESOURCES,
@@ -129,6 +130,7 @@ def serve(
         f" (auto-approve {'on' if settings.auto_approve else 'off'}, loopback-any-port "
         f"{'on' if settings.loopback_any_port else 'off'}, iss-mode {settings.iss_mode.value})"
     )
+    install_access_log_filter()
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
 
 

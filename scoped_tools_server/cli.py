@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.panel import Panel
 
+from scoped_tools_server.access_log import install_access_log_filter
 from scoped_tools_server.app import GATE_DISABLED_WARNING, create_app
 from scoped_tools_server.settings import ChallengeScope, Settings, TokenCheck
 
@@ -165,6 +166,7 @@ def serve(
         f"{settings.host}:{settings.port}); authorization server {settings.auth_server}; "
         f"PRM {settings.resource_metadata_url}"
     )
+    install_access_log_filter()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, lifespan="on")
 
 

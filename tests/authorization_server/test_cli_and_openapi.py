@@ -1,8 +1,12 @@
 """The CLI lists every setting with its env var; settings parse env lists; OpenAPI is truthful;
 repeated form parameters are refused."""
 
+from pathlib import Path
+
+import httpx2
 import pytest
 from authorization_server.as_toolbox import AuthServer
+from harness.subprocess_servers import demo_as_process
 from typer.testing import CliRunner
 
 from demo_as.cli import app
@@ -73,3 +77,21 @@ def test_repeated_form_parameters_are_invalid_request(server: AuthServer, path: 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
     assert "more than once" in response.json()["error_description"]
+
+
+def test_the_command_serves_and_keeps_health_checks_out_of_the_access_log(tmp_path: Path) -> None:
+    """`demo-as` really serves; the compose healthcheck's `/health` lines never bury the log."""
+    server = demo_as_process(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'as.db'}",
+        resources=["http://127.0.0.1:8000/mcp"],
+    )
+    server.start()
+    try:
+        metadata = httpx2.get(f"{server.base_url}/.well-known/oauth-authorization-server")
+    finally:
+        server.stop()
+    log = server.log_path.read_text()
+    assert metadata.json()["issuer"] == server.base_url
+    assert "GET /.well-known/oauth-authorization-server" in log
+    assert "/health" not in log

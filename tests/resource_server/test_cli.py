@@ -71,10 +71,16 @@ def test_the_command_serves_health_and_prm_before_the_as_exists(tmp_path: Path) 
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.2)
         prm = httpx2.get(f"{base}/.well-known/oauth-protected-resource/mcp", timeout=2)
+        # A misbehaving client puts its token in the query string: it must not reach the log.
+        httpx2.get(f"{base}/mcp?access_token=SECRET-TOKEN-123", timeout=2)
     finally:
         process.terminate()
         output = process.communicate(timeout=10)[0].decode()
     assert health.status_code == 200
     assert prm.json()["authorization_servers"] == ["http://127.0.0.1:9"]
     assert "WITHOUT ITS AUTH GATE" in output
+    # The access log keeps the request line but never the query (no token in logs) nor /health.
+    assert "SECRET-TOKEN-123" not in output
+    assert "GET /mcp?[query omitted]" in output
+    assert "/health" not in output
     assert (tmp_path / "notes.db").exists()
