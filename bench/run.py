@@ -7,7 +7,7 @@ Starts one ``demo-as`` and three ``scoped-tools-server`` processes on loopback (
 checks, gate off, gate on with RFC 7662 introspection), measures, prints one ``name: value`` line
 per figure and writes the results file. Exit status 1 only on a real failure (an error during a
 load run, a failed story, a crash), never for a missed performance goal: those are reported in
-the results file. docs/benchmarks.md explains every figure.
+the results file. The README's "Benchmarks" section explains every figure.
 """
 
 from __future__ import annotations
