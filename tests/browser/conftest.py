@@ -52,8 +52,11 @@ def require_chromium() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+    # thread while it is open, and every later test that calls anyio.run/asyncio.run would fail
+    # with "Already running asyncio in this thread".
     require_chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
