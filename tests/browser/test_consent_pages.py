@@ -150,7 +150,8 @@ def test_deny_redirects_with_access_denied_and_iss_and_no_code(
 
 
 TAMPER = {
-    "tampered": "el => { el.value = 'x' + el.value.slice(1); }",
+    # Always a different first character (a fixed 'x' left a token that began with 'x' intact).
+    "tampered": "el => { el.value = (el.value[0] === 'x' ? 'y' : 'x') + el.value.slice(1); }",
     "missing": "el => el.remove()",
 }
 
