@@ -18,22 +18,13 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS
 from playwright.sync_api import Browser, Page, sync_playwright
 from serving import serve_app
 
 from demo_as.app import create_app
 from demo_as.settings import Settings
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 RESOURCE = "http://127.0.0.1:8000/mcp"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 

@@ -23,14 +23,13 @@ import httpx2
 import pytest
 from harness.oauth_flow import consent, login, only_form, query_of, refresh
 from mcp import Client
-from mcp.client.auth import OAuthClientProvider, TokenStorage
+from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import (
     AuthorizationCodeResult,
-    OAuthClientInformationFull,
     OAuthClientMetadata,
-    OAuthToken,
 )
+from sdk_token_storage import MemoryStorage
 
 pytestmark = pytest.mark.docker
 
@@ -39,26 +38,6 @@ ISSUER = "http://127.0.0.1:9000"
 SERVER_URL = "http://127.0.0.1:8000/mcp"
 REDIRECT_URI = "http://127.0.0.1:33418/callback"  # nothing listens: the agent reads the Location
 LADDER = ["notes:read", "notes:write", "notes:delete"]
-
-
-@dataclass
-class MemoryStorage(TokenStorage):
-    """The SDK's token storage, kept in memory so the test can inspect and reuse it."""
-
-    tokens: OAuthToken | None = None
-    client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
 
 
 @dataclass

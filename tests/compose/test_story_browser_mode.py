@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
 SERVER_URL = "http://127.0.0.1:8000/mcp"
 DRIVER = Path(__file__).with_name("browser_driver.py")
 # The story's browser rounds, in order: rounds 1-3 climb the ladder, round 5 signs in again and

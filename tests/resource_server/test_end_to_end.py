@@ -23,10 +23,9 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import (
     AuthorizationCodeResult,
-    OAuthClientInformationFull,
     OAuthClientMetadata,
-    OAuthToken,
 )
+from sdk_token_storage import MemoryStorage
 from serving import bind_loopback_socket, serve_app, serve_on_socket, socket_base_url
 
 from demo_as.app import create_app as create_as_app
@@ -83,26 +82,6 @@ def start_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
 @pytest.fixture
 def stack(start_stack: Callable[..., Stack]) -> Stack:
     return start_stack()
-
-
-class MemoryStorage:
-    """The SDK's ``TokenStorage`` protocol, in memory."""
-
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
 
 
 @dataclass
