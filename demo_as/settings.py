@@ -1,7 +1,9 @@
 """Configuration of the demo authorization server (pydantic-settings, env prefix ``DEMO_AS_``).
 
-Every field is also a ``demo-as`` flag (``--field-name``; the list fields are repeatable singular
-flags: ``--resource``, ``--scope``, ``--demo-user``). docs/architecture.md fixes the field names.
+This model is the one home of every setting's name, default and help: ``demo-as --help`` and the
+options table in docs/authorization-server.md are derived from it (demo_as/cli.py). Every field is
+a flag ``--field-name``; a list field is a repeatable singular flag (``resources`` →
+``--resource``). docs/architecture.md fixes the field names.
 """
 
 from __future__ import annotations
@@ -43,24 +45,57 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DEMO_AS_", extra="forbid")
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=9000, ge=0, le=65535)
-    issuer: str = "http://127.0.0.1:9000"
-    data_dir: Path = Path("./data")
-    database_url: str | None = None
-    resources: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [*DEFAULT_RESOURCES])
-    auto_approve: bool = False
-    loopback_any_port: bool = False
-    access_token_ttl: int = Field(default=300, ge=1)
-    refresh_token_ttl: int = Field(default=86400, ge=1)
-    code_ttl: int = Field(default=60, ge=1)
-    scopes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [*DEFAULT_SCOPES])
-    demo_users: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: [*DEFAULT_DEMO_USERS]
+    host: str = Field(
+        "127.0.0.1", description="Interface to bind (loopback only unless you change it)."
     )
-    introspection_secret: str | None = None
-    iss_mode: IssMode = IssMode.correct
-    max_body_bytes: int = Field(default=65536, ge=1024)
+    port: int = Field(9000, ge=0, le=65535, description="TCP port.")
+    issuer: str = Field(
+        "http://127.0.0.1:9000",
+        description="Issuer identifier, used byte for byte in metadata, iss and tokens "
+        "(no trailing slash).",
+    )
+    data_dir: Path = Field(Path("./data"), description="Where the default SQLite file lives.")
+    database_url: str | None = Field(
+        None,
+        description="Any SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db (install the "
+        "postgres extra). Unset: sqlite:///DATA_DIR/demo_as.db.",
+    )
+    resources: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [*DEFAULT_RESOURCES],
+        description="Resource (RFC 8707) the AS issues tokens for.",
+    )
+    auto_approve: bool = Field(
+        False,
+        description="Skip login and consent: act as the first demo user and grant the "
+        "requested scopes.",
+    )
+    loopback_any_port: bool = Field(
+        False,
+        description="Ignore the port when comparing loopback http redirect URIs (RFC 8252 §7.3).",
+    )
+    access_token_ttl: int = Field(300, ge=1, description="Access token lifetime, seconds.")
+    refresh_token_ttl: int = Field(86400, ge=1, description="Refresh token lifetime, seconds.")
+    code_ttl: int = Field(60, ge=1, description="Authorization code lifetime, seconds.")
+    scopes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [*DEFAULT_SCOPES], description="Supported scope."
+    )
+    demo_users: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [*DEFAULT_DEMO_USERS],
+        description="Demo user as name:password; the first one is used by --auto-approve.",
+    )
+    introspection_secret: str | None = Field(
+        None,
+        description="Bearer secret resource servers use at /introspect (unset: /introspect "
+        "refuses everyone).",
+    )
+    iss_mode: IssMode = Field(
+        IssMode.correct,
+        description="RFC 9207 iss in authorization responses: correct, or omit/wrong to test "
+        "clients' checks (metadata still advertises support).",
+    )
+    max_body_bytes: int = Field(
+        65536, ge=1024, description="Largest accepted request body, bytes (413 beyond)."
+    )
 
     _split = field_validator("resources", "scopes", "demo_users", mode="before")(_split_words)
 

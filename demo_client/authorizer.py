@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import httpx2
 
+from demo_client import settings as defaults
 from demo_client.authorization_response import PendingAuthorization, accept_authorization_response
 from demo_client.discovery import (
     AuthorizationServerMetadata,
@@ -41,7 +42,7 @@ class ClientIdentity:
     """How this client identifies itself; the first applicable one wins (MCP authorization,
     Client Registration Approaches): pre-registered, then CIMD if the AS supports it, then DCR."""
 
-    callback_port: int = 8765
+    callback_port: int = defaults.DEFAULT_CALLBACK_PORT
     client_id: str | None = None
     client_secret: str | None = None
     client_metadata_url: str | None = None

@@ -21,6 +21,7 @@ import sys
 
 import anyio
 
+from demo_client import settings as defaults
 from demo_client.authorizer import Authorizer, ClientIdentity
 from demo_client.errors import DemoClientError
 from demo_client.mcp_session import http_client, session
@@ -58,7 +59,7 @@ async def run(server_url: str, identity: ClientIdentity, max_step_up_retries: in
             return " ".join(getattr(block, "text", "") for block in result.content)
 
 
-def main(server_url: str, callback_port: int = 8765) -> int:
+def main(server_url: str, callback_port: int = defaults.DEFAULT_CALLBACK_PORT) -> int:
     identity = identity_from_context(os.environ.get("MCP_CONFORMANCE_CONTEXT"), callback_port)
     scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "(none)")
     try:

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx2
 
+from demo_client import settings as defaults
 from demo_client.authorizer import Authorizer, ClientIdentity
 from demo_client.errors import AuthorizationDeniedError, InsufficientScopeError, TokenError
 from demo_client.events import Event, fingerprint
@@ -48,11 +49,11 @@ class SimulatedClock:
 class StoryOptions:
     server_url: str
     browser: bool = False
-    browser_timeout: float = 180.0
-    callback_port: int = 8765
-    username: str = "alice"
-    password: str = "wonderland"  # the demo user, listed on the login page
-    max_step_up_retries: int = 1
+    browser_timeout: float = defaults.DEFAULT_BROWSER_TIMEOUT
+    callback_port: int = defaults.DEFAULT_CALLBACK_PORT
+    username: str = defaults.DEFAULT_USERNAME
+    password: str = defaults.DEFAULT_PASSWORD
+    max_step_up_retries: int = defaults.DEFAULT_MAX_STEP_UP_RETRIES
     on_insufficient_scope: InsufficientScopePolicy = "reauthorize"
 
 

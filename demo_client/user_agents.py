@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx2
 
+from demo_client import settings as defaults
 from demo_client.authorization_response import redirect_matches
 from demo_client.errors import UserAgentError
 
@@ -147,8 +148,8 @@ class HeadlessUserAgent:
     def __init__(
         self,
         *,
-        username: str = "alice",
-        password: str = "wonderland",  # noqa: S107 - the demo user, listed on the login page
+        username: str = defaults.DEFAULT_USERNAME,
+        password: str = defaults.DEFAULT_PASSWORD,
         consent: ConsentChoice | None = None,
         http: httpx2.AsyncClient | None = None,
     ) -> None:
@@ -217,7 +218,7 @@ class BrowserUserAgent:
     def __init__(
         self,
         *,
-        timeout: float = 180.0,
+        timeout: float = defaults.DEFAULT_BROWSER_TIMEOUT,
         announce: Callable[[str], object] = print,
         opener: Callable[[str], object] = webbrowser.open,
     ) -> None:

@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     )
     gate_enabled: bool = Field(
         True,
+        json_schema_extra={"cli_flags": "--gate-enabled/--no-gate"},
         description="BENCHMARKS ONLY. False serves MCP with no auth gate: every caller is the "
         "fixed subject 'anonymous-benchmark'. Never turn this off for anything else.",
     )

@@ -5,24 +5,72 @@ from pathlib import Path
 
 import httpx2
 import pytest
+import typer
 from authorization_server.as_toolbox import AuthServer
 from harness.subprocess_servers import demo_as_process
 from typer.testing import CliRunner
 
 from demo_as.cli import app
 from demo_as.settings import Settings
+from demo_as.settings_cli import options_markdown, settings_command
 
 FLAG_FOR_FIELD = {"resources": "--resource", "scopes": "--scope", "demo_users": "--demo-user"}
+DOCS = Path(__file__).parents[2] / "docs" / "authorization-server.md"
 
 
-def test_help_lists_every_setting_and_its_env_var() -> None:
+def test_help_lists_every_setting_its_env_var_and_default() -> None:
     result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "250", "TERM": "dumb"})
     assert result.exit_code == 0
     for field in Settings.model_fields:
         flag = FLAG_FOR_FIELD.get(field, "--" + field.replace("_", "-"))
         assert flag in result.output, flag
         assert f"DEMO_AS_{field.upper()}" in result.output, field
-    assert "correct" in result.output and "omit" in result.output and "wrong" in result.output
+    assert "correct|omit|wrong" in result.output
+    assert "[default: 9000; env: DEMO_AS_PORT]" in result.output
+
+
+def test_help_fits_80_columns() -> None:
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "80", "TERM": "dumb"})
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    assert "  --issuer TEXT" in result.output
+
+
+def test_flags_reach_the_settings_and_unset_flags_fall_back_to_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[Settings] = []
+
+    def run(values: dict) -> None:
+        seen.append(Settings(**values))
+
+    monkeypatch.setenv("DEMO_AS_CODE_TTL", "42")
+    command = typer.Typer()
+    command.command()(settings_command(Settings, run))
+    result = CliRunner().invoke(
+        command,
+        [
+            "--resource",
+            "http://127.0.0.1:1/mcp",
+            "--resource",
+            "http://127.0.0.1:2/mcp",
+            "--auto-approve",
+            "--iss-mode",
+            "omit",
+            "--port",
+            "9100",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    [settings] = seen
+    assert settings.resources == ["http://127.0.0.1:1/mcp", "http://127.0.0.1:2/mcp"]
+    assert settings.auto_approve and settings.iss_mode.value == "omit" and settings.port == 9100
+    assert settings.code_ttl == 42  # from the environment
+    assert settings.scopes == Settings().scopes  # the model's default
+
+
+def test_the_documented_options_table_is_the_generated_one() -> None:
+    table = options_markdown(Settings)
+    assert table in DOCS.read_text(), f"regenerate the table in {DOCS.name}:\n{table}"
 
 
 def test_env_lists_are_space_separated(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 
 import httpx2
+import typer
 from typer.testing import CliRunner
 
 from scoped_tools_server.cli import app
 from scoped_tools_server.settings import Settings
+from scoped_tools_server.settings_cli import options_markdown, settings_command
 
 
 def test_help_lists_every_setting_and_its_env_var() -> None:
@@ -27,6 +29,32 @@ def test_help_lists_every_setting_and_its_env_var() -> None:
             flag = "--no-gate"
         assert flag in result.output, flag
         assert f"SCOPED_TOOLS_{name.upper()}" in result.output, name
+
+
+def test_the_documented_options_table_is_the_generated_one() -> None:
+    docs = Path(__file__).parents[2] / "docs" / "resource-server.md"
+    table = options_markdown(Settings)
+    assert table in docs.read_text(), f"regenerate the table in {docs.name}:\n{table}"
+
+
+def test_help_fits_80_columns() -> None:
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "80", "TERM": "dumb"})
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    assert "--gate-enabled / --no-gate" in result.output
+
+
+def test_flags_reach_the_settings(monkeypatch) -> None:
+    seen: list[Settings] = []
+    command = typer.Typer()
+    command.command()(settings_command(Settings, lambda given: seen.append(Settings(**given))))
+    monkeypatch.setenv("SCOPED_TOOLS_CLOCK_LEEWAY_SECONDS", "7")
+    result = CliRunner().invoke(
+        command, ["--allowed-host", "a:1", "--allowed-host", "b:2", "--no-gate", "--port", "8100"]
+    )
+    assert result.exit_code == 0, result.output
+    [settings] = seen
+    assert settings.allowed_hosts == ["a:1", "b:2"] and not settings.gate_enabled
+    assert settings.port == 8100 and settings.clock_leeway_seconds == 7
 
 
 def test_invalid_settings_exit_2_with_a_message() -> None:
