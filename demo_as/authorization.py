@@ -9,27 +9,15 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session
 
 from demo_as.authorization_request import validate_authorization_request
 from demo_as.authorization_response import authorization_redirect_url
-from demo_as.db import session
-from demo_as.errors import PageError, RedirectError
-from demo_as.grants import (
-    consume_pending,
-    create_login_session,
-    create_pending,
-    granted_scopes,
-    issue_code,
-    login_session_user,
-    pending_for_form,
-    record_consent,
-    rotate_csrf_token,
-)
+from demo_as.errors import AccessDenied, PageError, PageErrorRoute, RedirectError
 from demo_as.models import Client, PendingAuthorization
 from demo_as.scopes import scope_sentence
+from demo_as.store import Store, StoreDep, pending_for
 
-router = APIRouter(tags=["authorization"])
+router = APIRouter(tags=["authorization"], route_class=PageErrorRoute)
 
 SESSION_COOKIE = "demo_as_session"
 HTML_RESPONSES: dict = {
@@ -60,6 +48,7 @@ def success_redirect(request: Request, pending: PendingAuthorization, code: str)
 )
 def authorize(
     request: Request,
+    store: StoreDep,
     response_type: Text = None,
     client_id: Text = None,
     redirect_uri: Text = None,
@@ -70,33 +59,37 @@ def authorize(
     resource: Text = None,
 ) -> Response:
     settings = request.app.state.settings
-    engine = request.app.state.engine
     items = request.query_params.multi_items()
-    with session(engine) as db:
-        client = db.get(Client, client_id) if client_id else None
+    client = store.client(client_id)
     validated = validate_authorization_request(items, client, settings)
-    pending = create_pending(engine, validated)
+    pending = pending_for(validated)
 
     if settings.auto_approve:
         # Scripted mode: act as the first demo user and grant what was asked; every check above
-        # still ran and the response still carries iss.
+        # still ran and the response still carries iss. Nothing waits for a form, so the pending
+        # request is never stored.
         username = next(iter(settings.users))
-        return approve(request, pending, username, validated.scopes, status_code=302)
+        return approve(request, store, pending, username, validated.scopes, status_code=302)
 
-    username = login_session_user(engine, request.cookies.get(SESSION_COOKIE), settings.users)
+    store.add_pending(pending)
+    username = store.login_session_user(request.cookies.get(SESSION_COOKIE), settings.users)
     if username is None:
-        return login_page(request, pending, client)
-    return consent_page(request, pending, client, username)
+        page = login_page(request, store, pending, validated.client)
+    else:
+        page = consent_page(request, store, pending, validated.client, username)
+    store.commit()
+    return page
 
 
 def login_page(
     request: Request,
+    store: Store,
     pending: PendingAuthorization,
     client: Client,
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    csrf_token = rotate_csrf_token(request.app.state.engine, pending.id)
+    csrf_token = store.rotate_csrf_token(pending.id)
     return request.app.state.pages.render(
         request,
         "login.html",
@@ -113,11 +106,10 @@ def login_page(
 
 
 def consent_page(
-    request: Request, pending: PendingAuthorization, client: Client, username: str
+    request: Request, store: Store, pending: PendingAuthorization, client: Client, username: str
 ) -> HTMLResponse:
-    engine = request.app.state.engine
-    csrf_token = rotate_csrf_token(engine, pending.id, username=username)
-    already = granted_scopes(engine, username, client.client_id)
+    csrf_token = store.rotate_csrf_token(pending.id, username=username)
+    already = store.granted_scopes(username, client.client_id)
     parts = urlsplit(pending.redirect_uri)
     return request.app.state.pages.render(
         request,
@@ -148,27 +140,23 @@ def consent_page(
 
 def approve(
     request: Request,
+    store: Store,
     pending: PendingAuthorization,
     username: str,
     scopes: list[str],
     status_code: int,
 ) -> RedirectResponse:
-    """Record consent, issue the code and redirect to the client with code, state and iss."""
-    settings = request.app.state.settings
-    engine = request.app.state.engine
-    record_consent(engine, username, pending.client_id, scopes)
-    code = issue_code(engine, pending, username, scopes, settings.code_ttl)
-    with Session(engine) as db:
-        row = db.get(PendingAuthorization, pending.id)
-        if row is not None:
-            db.delete(row)
-            db.commit()
+    """Record consent, issue the code and redirect to the client with code, state and iss; the
+    request's writes are committed here, before the redirect is sent."""
+    store.record_consent(username, pending.client_id, scopes)
+    code = store.issue_code(pending, username, scopes, request.app.state.settings.code_ttl)
+    store.commit()
     return RedirectResponse(success_redirect(request, pending, code), status_code=status_code)
 
 
-def form_pending(request: Request, request_id: str, csrf_token: str) -> PendingAuthorization:
+def form_pending(store: Store, request_id: str, csrf_token: str) -> PendingAuthorization:
     try:
-        return pending_for_form(request.app.state.engine, request_id, csrf_token)
+        return store.pending_for_form(request_id, csrf_token)
     except LookupError as error:
         raise PageError(
             title="This sign-in form cannot be used",
@@ -190,16 +178,15 @@ FormText = Annotated[str, Form(max_length=4000)]
 )
 def login(
     request: Request,
+    store: StoreDep,
     request_id: FormText,
     csrf_token: FormText,
     username: FormText,
     password: FormText,
 ) -> Response:
-    engine = request.app.state.engine
     settings = request.app.state.settings
-    pending = form_pending(request, request_id, csrf_token)
-    with session(engine) as db:
-        client = db.get(Client, pending.client_id)
+    pending = form_pending(store, request_id, csrf_token)
+    client = store.client(pending.client_id)
     if client is None:
         raise PageError(
             "Unknown client",
@@ -209,16 +196,19 @@ def login(
         )
     expected = settings.users.get(username)
     if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
-        return login_page(request, pending, client, "Wrong username or password.", 400)
-    response = consent_page(request, pending, client, username)
+        page = login_page(request, store, pending, client, "Wrong username or password.", 400)
+        store.commit()
+        return page
+    response = consent_page(request, store, pending, client, username)
     response.set_cookie(
         SESSION_COOKIE,
-        create_login_session(engine, username),
+        store.create_login_session(username),
         httponly=True,
         samesite="lax",
         secure=settings.issuer.startswith("https://"),
         path="/",
     )
+    store.commit()
     return response
 
 
@@ -230,13 +220,13 @@ def login(
 )
 def consent(
     request: Request,
+    store: StoreDep,
     request_id: FormText,
     csrf_token: FormText,
     decision: FormText,
     scope: Annotated[list[str], Form(max_length=50)] = [],  # noqa: B006 - FastAPI form default
 ) -> Response:
-    engine = request.app.state.engine
-    pending = form_pending(request, request_id, csrf_token)
+    pending = form_pending(store, request_id, csrf_token)
     if pending.username is None:
         raise PageError(
             "Not signed in",
@@ -251,7 +241,7 @@ def consent(
             "RFC 6749 §4.1.2.1",
             "The form was not submitted by its buttons.",
         )
-    if not consume_pending(engine, pending):
+    if not store.consume_pending(pending):
         raise PageError(
             "Already answered",
             "A consent form is answered once.",
@@ -259,17 +249,18 @@ def consent(
             "This request was already answered.",
         )
     if decision == "deny":
+        store.commit()
         raise RedirectError(
-            "access_denied", "the user denied the request", pending.redirect_uri, pending.state
+            AccessDenied("the user denied the request"), pending.redirect_uri, pending.state
         )
     # Partial grant: only scopes that were requested *and* stayed ticked (OAuth 2.1 §3.2.3 then
     # requires the token response to carry the granted scope).
     granted = [s for s in pending.scopes if s in scope]
     if not granted:
+        store.commit()
         raise RedirectError(
-            "access_denied",
-            "the user approved none of the requested scopes",
+            AccessDenied("the user approved none of the requested scopes"),
             pending.redirect_uri,
             pending.state,
         )
-    return approve(request, pending, pending.username, granted, status_code=303)
+    return approve(request, store, pending, pending.username, granted, status_code=303)

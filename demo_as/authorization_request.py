@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from demo_as.errors import PageError, RedirectError
+from demo_as.errors import (
+    InvalidRequest,
+    InvalidScope,
+    InvalidTarget,
+    OAuthError,
+    PageError,
+    RedirectError,
+    UnauthorizedClient,
+    UnsupportedResponseType,
+)
 from demo_as.models import Client
 from demo_as.parameters import repeated_parameters
 from demo_as.pkce import code_challenge_problem
@@ -146,32 +155,33 @@ def validate_authorization_request(
     )
     state = params.get("state")
 
-    def fail(error: str, description: str) -> RedirectError:
-        return RedirectError(error, description, redirect_uri, state)
+    def fail(error: OAuthError) -> RedirectError:
+        return RedirectError(error, redirect_uri, state)
 
     if repeated:
-        raise fail("invalid_request", f"parameter(s) sent more than once: {', '.join(repeated)}")
+        raise fail(InvalidRequest(f"parameter(s) sent more than once: {', '.join(repeated)}"))
     response_type = params.get("response_type")
     if not response_type:
-        raise fail("invalid_request", "response_type is required and must be 'code'")
+        raise fail(InvalidRequest("response_type is required and must be 'code'"))
     if response_type != "code":
         raise fail(
-            "unsupported_response_type",
-            "only response_type=code is supported (OAuth 2.1 has no implicit grant)",
+            UnsupportedResponseType(
+                "only response_type=code is supported (OAuth 2.1 has no implicit grant)"
+            )
         )
     if "authorization_code" not in client.grant_types:
-        raise fail("unauthorized_client", "this client did not register authorization_code")
+        raise fail(UnauthorizedClient("this client did not register authorization_code"))
     if problem := code_challenge_problem(
         params.get("code_challenge"), params.get("code_challenge_method")
     ):
-        raise fail("invalid_request", problem)
+        raise fail(InvalidRequest(problem))
     try:
         scopes = requested_scopes(params.get("scope"), client, settings)
     except ValueError as error:
-        raise fail("invalid_scope", str(error)) from None
+        raise fail(InvalidScope(str(error))) from None
     resources = [value for name, value in items if name == "resource"]
     if problem := resource_problem(resources, settings):
-        raise fail("invalid_target", problem)
+        raise fail(InvalidTarget(problem))
     return AuthorizationRequest(
         client=client,
         redirect_uri=redirect_uri,

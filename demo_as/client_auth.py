@@ -10,11 +10,10 @@ import hmac
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from sqlalchemy.engine import Engine
-
-from demo_as.db import secret_hash, session
-from demo_as.errors import OAuthError
+from demo_as.db import secret_hash
+from demo_as.errors import InvalidClient, InvalidRequest
 from demo_as.models import Client
+from demo_as.store import Store
 
 TOKEN_ENDPOINT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 BASIC_CHALLENGE = 'Basic realm="demo_as", charset="UTF-8"'
@@ -56,27 +55,24 @@ def presented_credentials(
     if authorization:
         parsed = parse_basic_authorization(authorization)
         if parsed is None:
-            raise OAuthError(
-                "invalid_client",
+            raise InvalidClient(
                 "the Authorization header is not a valid Basic credential (RFC 6749 §2.3.1)",
-                status_code=401,
                 www_authenticate=BASIC_CHALLENGE,
             )
         if form_secret is not None:
-            raise OAuthError(
-                "invalid_request",
+            raise InvalidRequest(
                 "use one client authentication method: Basic header or client_secret, not both",
             )
         client_id, secret = parsed
         if form_client_id is not None and form_client_id != client_id:
-            raise OAuthError("invalid_request", "client_id differs from the Basic credential")
+            raise InvalidRequest("client_id differs from the Basic credential")
         return PresentedCredentials("client_secret_basic", client_id, secret)
     if form_secret is not None:
         return PresentedCredentials("client_secret_post", form_client_id, form_secret)
     return PresentedCredentials("none", form_client_id, None)
 
 
-def authenticate_client(engine: Engine, presented: PresentedCredentials) -> Client:
+def authenticate_client(store: Store, presented: PresentedCredentials) -> Client:
     """The registered client the credentials prove, else ``invalid_client`` (RFC 6749 §5.2).
 
     The method used must be the one registered (RFC 7591 §2 ``token_endpoint_auth_method``), so a
@@ -85,15 +81,12 @@ def authenticate_client(engine: Engine, presented: PresentedCredentials) -> Clie
     """
     challenge = BASIC_CHALLENGE if presented.method == "client_secret_basic" else None
 
-    def refuse(description: str) -> OAuthError:
-        return OAuthError(
-            "invalid_client", description, status_code=401, www_authenticate=challenge
-        )
+    def refuse(description: str) -> InvalidClient:
+        return InvalidClient(description, www_authenticate=challenge)
 
     if not presented.client_id:
         raise refuse("client authentication failed: no client_id was presented")
-    with session(engine) as db:
-        client = db.get(Client, presented.client_id)
+    client = store.client(presented.client_id)
     if client is None:
         raise refuse("client authentication failed: unknown client_id")
     if presented.method != client.token_endpoint_auth_method:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from demo_as.db import session
 from demo_as.metadata import endpoint
-from demo_as.models import Client
+from demo_as.store import StoreDep
 
 router = APIRouter(tags=["operations"])
 
@@ -22,11 +20,6 @@ class Health(BaseModel):
     detail: str | None = None
 
 
-def client_count(request: Request) -> int:
-    with session(request.app.state.engine) as db:
-        return int(db.exec(select(func.count()).select_from(Client)).scalar_one())
-
-
 @router.get(
     "/health",
     response_model=Health,
@@ -34,26 +27,22 @@ def client_count(request: Request) -> int:
     responses={503: {"model": Health}},
     summary="200 when the database answers and the signing key is loaded",
 )
-def health(request: Request) -> JSONResponse:
+def health(request: Request, response: Response, store: StoreDep) -> Health:
     settings = request.app.state.settings
     key = getattr(request.app.state, "signing_key", None)
     try:
-        client_count(request)
+        store.client_count()
     except SQLAlchemyError:
-        body = Health(status="unavailable", issuer=settings.issuer, detail="database unavailable")
-        return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
+        response.status_code = 503
+        return Health(status="unavailable", issuer=settings.issuer, detail="database unavailable")
     if key is None:
-        body = Health(status="unavailable", issuer=settings.issuer, detail="no signing key")
-        return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
-    return JSONResponse(
-        Health(status="ok", issuer=settings.issuer, signing_key=key.kid).model_dump(
-            exclude_none=True
-        )
-    )
+        response.status_code = 503
+        return Health(status="unavailable", issuer=settings.issuer, detail="no signing key")
+    return Health(status="ok", issuer=settings.issuer, signing_key=key.kid)
 
 
 @router.get("/", response_class=HTMLResponse, summary="Workshop dashboard")
-def dashboard(request: Request) -> HTMLResponse:
+def dashboard(request: Request, store: StoreDep) -> HTMLResponse:
     settings = request.app.state.settings
     endpoints = {
         name: endpoint(settings, path)
@@ -72,5 +61,5 @@ def dashboard(request: Request) -> HTMLResponse:
     return request.app.state.pages.render(
         request,
         "dashboard.html",
-        {"endpoints": endpoints, "client_count": client_count(request)},
+        {"endpoints": endpoints, "client_count": store.client_count()},
     )

@@ -1,21 +1,28 @@
 """Typed errors and the ONE place that turns them into protocol responses.
 
-* ``OAuthError``       -> JSON ``{"error", "error_description"}`` (RFC 6749 §5.2; RFC 7591 §3.2.2
-  uses the same shape for registration; RFC 7009/7662 reuse §5.2).
-* ``RedirectError``    -> a redirect back to a *verified* redirect URI with ``error``,
-  ``error_description``, ``state`` and ``iss`` (OAuth 2.1 §4.1.2.1, RFC 9207 §2).
-* ``PageError``        -> an HTML error page, never a redirect (OAuth 2.1 §4.1.2.1: an unknown
+* ``OAuthError`` subclasses, one per error code (``InvalidRequest``, ``InvalidClient``,
+  ``InvalidGrant``, ...) -> JSON ``{"error", "error_description"}`` (RFC 6749 §5.2; RFC 7591
+  §3.2.2 uses the same shape for registration; RFC 7009 §2.2.1 and RFC 7662 §2.3 reuse §5.2).
+* ``RedirectError`` (an ``OAuthError`` plus a *verified* redirect URI) -> a redirect back to the
+  client with ``error``, ``error_description``, ``state`` and ``iss`` (OAuth 2.1 draft-13
+  §4.1.2.1, RFC 9207 §2).
+* ``PageError`` -> an HTML error page, never a redirect (OAuth 2.1 draft-13 §4.1.2.1: an unknown
   client or an unregistered redirect URI MUST NOT be redirected to).
-* FastAPI request validation errors -> the protocol's own 400 (never FastAPI's 422 shape).
+* FastAPI's request validation errors -> the protocol's own 400 (never FastAPI's 422 shape). The
+  route decides the format: routers of user-facing pages use ``PageErrorRoute`` (HTML), the
+  registration router ``RegistrationErrorRoute`` (RFC 7591 §3.2.2 codes), everything else JSON.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,41 +30,110 @@ from demo_as.authorization_response import authorization_redirect_url
 from demo_as.redirect_uris import ALLOWED_FORMS
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-HTML_PATHS = ("/authorize", "/login", "/consent")
 
 
 class OAuthErrorBody(BaseModel):
-    """RFC 6749 §5.2 / RFC 7591 §3.2.2 error body (for the OpenAPI schema)."""
+    """RFC 6749 §5.2 / RFC 7591 §3.2.2 error body."""
 
     error: str
     error_description: str | None = None
 
 
 class OAuthError(Exception):
-    """An error answered as RFC 6749 §5.2 JSON."""
+    """An error answered as RFC 6749 §5.2 JSON; each subclass is one ``error`` code."""
 
-    def __init__(
-        self,
-        error: str,
-        description: str,
-        *,
-        status_code: int = 400,
-        www_authenticate: str | None = None,
-    ) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error = error
+    error: ClassVar[str]
+    status_code: ClassVar[int] = 400
+
+    def __init__(self, description: str, *, www_authenticate: str | None = None) -> None:
+        super().__init__(f"{self.error}: {description}")
         self.description = description
-        self.status_code = status_code
         self.www_authenticate = www_authenticate
+
+    def body(self) -> OAuthErrorBody:
+        return OAuthErrorBody(error=self.error, error_description=self.description)
+
+
+class InvalidRequest(OAuthError):
+    """RFC 6749 §5.2 / §4.1.2.1: missing, repeated or malformed parameter."""
+
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    """RFC 6749 §5.2: client authentication failed (401, with a challenge for Basic)."""
+
+    error = "invalid_client"
+    status_code = 401
+
+
+class InvalidGrant(OAuthError):
+    """RFC 6749 §5.2: the code or refresh token is invalid, expired, revoked or reused."""
+
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    """RFC 6749 §5.2 / §4.1.2.1: this client may not use this grant (or token)."""
+
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    """RFC 6749 §5.2."""
+
+    error = "unsupported_grant_type"
+
+
+class UnsupportedResponseType(OAuthError):
+    """RFC 6749 §4.1.2.1."""
+
+    error = "unsupported_response_type"
+
+
+class InvalidScope(OAuthError):
+    """RFC 6749 §5.2 / §4.1.2.1: unknown, malformed or widening scope."""
+
+    error = "invalid_scope"
+
+
+class InvalidTarget(OAuthError):
+    """RFC 8707 §2: the ``resource`` is not one this AS issues tokens for."""
+
+    error = "invalid_target"
+
+
+class AccessDenied(OAuthError):
+    """RFC 6749 §4.1.2.1: the user denied the request."""
+
+    error = "access_denied"
+
+
+class InvalidRedirectUri(OAuthError):
+    """RFC 7591 §3.2.2: a redirect URI breaks the registration policy."""
+
+    error = "invalid_redirect_uri"
+
+
+class InvalidClientMetadata(OAuthError):
+    """RFC 7591 §3.2.2: any other client metadata problem."""
+
+    error = "invalid_client_metadata"
+
+
+class NotFound(OAuthError):
+    """No such endpoint (not an OAuth code; the OAuth error shape keeps every answer uniform)."""
+
+    error = "not_found"
+    status_code = 404
 
 
 class RedirectError(Exception):
     """An authorization error sent to the client's (already verified) redirect URI."""
 
-    def __init__(self, error: str, description: str, redirect_uri: str, state: str | None) -> None:
-        super().__init__(f"{error}: {description}")
+    def __init__(self, error: OAuthError, redirect_uri: str, state: str | None) -> None:
+        super().__init__(str(error))
         self.error = error
-        self.description = description
         self.redirect_uri = redirect_uri
         self.state = state
 
@@ -76,15 +152,17 @@ class PageError(Exception):
     mentions_loopback_any_port: bool = False
 
 
-def oauth_error_response(error: OAuthError) -> JSONResponse:
+def oauth_error_response(
+    error: OAuthError, status_code: int | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """RFC 6749 §5.2: JSON body, ``no-store``; 401 + ``WWW-Authenticate`` for Basic failures."""
-    headers = dict(NO_STORE)
+    all_headers = {**(headers or {}), **NO_STORE}
     if error.www_authenticate:
-        headers["WWW-Authenticate"] = error.www_authenticate
+        all_headers["WWW-Authenticate"] = error.www_authenticate
     return JSONResponse(
-        {"error": error.error, "error_description": error.description},
-        status_code=error.status_code,
-        headers=headers,
+        error.body().model_dump(),
+        status_code=status_code or error.status_code,
+        headers=all_headers,
     )
 
 
@@ -100,6 +178,71 @@ def describe_validation_error(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "malformed request"
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class PageErrorRoute(APIRoute):
+    """Route class of the user-facing pages (/authorize, /login, /consent): malformed requests
+    are answered as an HTML page, never a redirect (RFC 6749 §4.1.2.1: until the client and
+    redirect URI are verified the user is told, not redirected)."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def page_errors(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise malformed_page(
+                    "Request parameters must be single strings of the expected form.",
+                    describe_validation_error(exc),
+                ) from None
+            except StarletteHTTPException as exc:
+                if exc.status_code != 400:
+                    raise
+                raise malformed_page(
+                    "Forms are posted as application/x-www-form-urlencoded.",
+                    str(exc.detail) if exc.detail else "request refused",
+                ) from None
+
+        return page_errors
+
+
+def malformed_page(rule: str, explanation: str) -> PageError:
+    return PageError(
+        title="Malformed request", rule=rule, section="RFC 6749 §4.1.2.1", explanation=explanation
+    )
+
+
+class RegistrationErrorRoute(APIRoute):
+    """Route class of /register: malformed metadata is ``invalid_client_metadata``, a malformed
+    ``redirect_uris`` field ``invalid_redirect_uri`` (RFC 7591 §3.2.2)."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def registration_errors(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise registration_validation_error(exc) from None
+            except StarletteHTTPException as exc:
+                if exc.status_code != 400:
+                    raise
+                raise InvalidClientMetadata(
+                    str(exc.detail) if exc.detail else "request refused"
+                ) from None
+
+        return registration_errors
+
+
+def registration_validation_error(exc: RequestValidationError) -> OAuthError:
+    description = describe_validation_error(exc)
+    if any(tuple(d.get("loc", ()))[1:2] == ("redirect_uris",) for d in exc.errors()):
+        return InvalidRedirectUri(f"{description}. Allowed: {ALLOWED_FORMS}")
+    return InvalidClientMetadata(description)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register every error mapping on ``app`` (the one place errors become responses)."""
 
@@ -110,7 +253,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RedirectError)
     async def _redirect(request: Request, exc: RedirectError) -> Response:
         settings = request.app.state.settings
-        params = {"error": exc.error, "error_description": exc.description}
+        params = {"error": exc.error.error, "error_description": exc.error.description}
         url = authorization_redirect_url(settings, exc.redirect_uri, params, exc.state)
         # OAuth 2.1 §7.5.4: 303 after a POST (never 307); 302 answers the GET /authorize.
         status = 303 if request.method == "POST" else 302
@@ -121,46 +264,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return request.app.state.pages.error_page(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        description = describe_validation_error(exc)
-        if request.url.path in HTML_PATHS:
-            return request.app.state.pages.error_page(
-                request,
-                PageError(
-                    title="Malformed request",
-                    rule="Request parameters must be single strings of the expected form.",
-                    section="RFC 6749 §4.1.2.1",
-                    explanation=description,
-                ),
-            )
-        # RFC 7591 §3.2.2 for registration, RFC 6749 §5.2 everywhere else.
-        error = "invalid_request"
-        if request.url.path == "/register":
-            error = "invalid_client_metadata"
-            if any(tuple(d.get("loc", ()))[1:2] == ("redirect_uris",) for d in exc.errors()):
-                error = "invalid_redirect_uri"
-                description += f". Allowed: {ALLOWED_FORMS}"
-        return oauth_error_response(OAuthError(error, description))
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        return oauth_error_response(InvalidRequest(describe_validation_error(exc)))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        """Starlette/FastAPI HTTP errors (404, 405, unparsable bodies, 413) in our formats."""
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        """Starlette/FastAPI HTTP errors (404, 405, unparsable bodies, 413) in our format."""
         description = str(exc.detail) if exc.detail else "request refused"
-        if exc.status_code == 400 and request.url.path in HTML_PATHS:
-            return request.app.state.pages.error_page(
-                request,
-                PageError(
-                    title="Malformed request",
-                    rule="Forms are posted as application/x-www-form-urlencoded.",
-                    section="RFC 6749 §4.1.2.1",
-                    explanation=description,
-                ),
-            )
-        error = {404: "not_found"}.get(exc.status_code, "invalid_request")
-        if exc.status_code == 400 and request.url.path == "/register":
-            error = "invalid_client_metadata"
-        return JSONResponse(
-            {"error": error, "error_description": description},
-            status_code=exc.status_code,
-            headers={**(exc.headers or {}), **NO_STORE},
-        )
+        error = NotFound(description) if exc.status_code == 404 else InvalidRequest(description)
+        return oauth_error_response(error, exc.status_code, exc.headers)

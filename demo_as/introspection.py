@@ -12,15 +12,13 @@ import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Header, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from demo_as.db import now
-from demo_as.errors import NO_STORE, OAuthError, OAuthErrorBody
-from demo_as.grants import access_token_revoked
+from demo_as.errors import InvalidClient, InvalidRequest, OAuthErrorBody
 from demo_as.jwt_access_tokens import verified_access_token_claims
-from demo_as.keys import public_key_set
-from demo_as.parameters import single_valued_form
+from demo_as.parameters import no_store, single_valued_form
+from demo_as.store import StoreDep
 
 router = APIRouter(tags=["introspection"])
 FormText = Annotated[str | None, Form(max_length=8000)]
@@ -56,7 +54,7 @@ def introspection_caller_ok(authorization: str | None, secret: str | None) -> bo
 
 @router.post(
     "/introspect",
-    dependencies=[Depends(single_valued_form)],
+    dependencies=[Depends(single_valued_form), Depends(no_store)],
     response_model=IntrospectionResponse,
     response_model_exclude_none=True,
     responses={
@@ -68,39 +66,36 @@ def introspection_caller_ok(authorization: str | None, secret: str | None) -> bo
 )
 def introspect(
     request: Request,
+    store: StoreDep,
     token: FormText = None,
     token_type_hint: FormText = None,
     authorization: Annotated[str | None, Header(max_length=4000)] = None,
-) -> JSONResponse:
+) -> IntrospectionResponse:
     settings = request.app.state.settings
     if not introspection_caller_ok(authorization, settings.introspection_secret):
-        raise OAuthError(
-            "invalid_client",
+        raise InvalidClient(
             "introspection needs Authorization: Bearer <introspection secret>"
             + ("" if settings.introspection_secret else " (none is configured on this server)"),
-            status_code=401,
             www_authenticate=BEARER_CHALLENGE,
         )
     if not token:
-        raise OAuthError("invalid_request", "token is required (RFC 7662 §2.1)")
+        raise InvalidRequest("token is required (RFC 7662 §2.1)")
     del token_type_hint  # only access tokens are introspectable here
-    engine = request.app.state.engine
-    claims = verified_access_token_claims(token, public_key_set(engine), settings.issuer, now())
+    claims = verified_access_token_claims(token, store.public_keys(), settings.issuer, now())
     # RFC 7662 §2.2: expired, revoked, foreign or malformed tokens are all just "active": false.
-    if claims is None or access_token_revoked(engine, str(claims.get("jti"))):
-        return JSONResponse({"active": False}, headers=NO_STORE)
-    body = {
-        "active": True,
-        "scope": claims.get("scope"),
-        "client_id": claims.get("client_id"),
-        "username": claims.get("sub"),
-        "token_type": "Bearer",
-        "exp": claims.get("exp"),
-        "iat": claims.get("iat"),
-        "nbf": claims.get("nbf"),
-        "sub": claims.get("sub"),
-        "aud": claims.get("aud"),
-        "iss": claims.get("iss"),
-        "jti": claims.get("jti"),
-    }
-    return JSONResponse(body, headers=NO_STORE)
+    if claims is None or store.access_token_revoked(str(claims.get("jti"))):
+        return IntrospectionResponse(active=False)
+    return IntrospectionResponse(
+        active=True,
+        scope=claims.get("scope"),
+        client_id=claims.get("client_id"),
+        username=claims.get("sub"),
+        token_type="Bearer",
+        exp=claims.get("exp"),
+        iat=claims.get("iat"),
+        nbf=claims.get("nbf"),
+        sub=claims.get("sub"),
+        aud=claims.get("aud"),
+        iss=claims.get("iss"),
+        jti=claims.get("jti"),
+    )

@@ -53,17 +53,24 @@ def verified_access_token_claims(token: str, keys: KeySet, issuer: str, at: int)
     """The claims of a token this AS issued and that is still within its lifetime, else None.
 
     Used by /introspect and /revoke. Checks RFC 9068 §4: signature with one of our keys (ES256
-    only), ``typ`` ``at+jwt``, ``iss`` equal to our issuer, ``exp`` in the future.
+    only), ``typ`` ``at+jwt``, ``iss`` equal to our issuer; and RFC 7519 §4.1.4/§4.1.5 (``exp``
+    in the future, ``nbf`` not) through joserfc's claims registry.
     """
     try:
         decoded = jwt.decode(token, keys, algorithms=[ALGORITHM])
+        if decoded.header.get("typ") != ACCESS_TOKEN_TYPE:
+            return None
+        own_token_claims(issuer, at).validate(decoded.claims)
     except (JoseError, ValueError, TypeError):
         return None
-    if decoded.header.get("typ") != ACCESS_TOKEN_TYPE:
-        return None
-    claims = decoded.claims
-    if claims.get("iss") != issuer or not isinstance(claims.get("exp"), int):
-        return None
-    if claims["exp"] <= at:
-        return None
-    return claims
+    return decoded.claims
+
+
+def own_token_claims(issuer: str, at: int) -> jwt.JWTClaimsRegistry:
+    """RFC 9068 §2.2: the claims every access token of ours carries, ``iss`` being our issuer."""
+    return jwt.JWTClaimsRegistry(
+        now=at,
+        iss={"essential": True, "value": issuer},
+        exp={"essential": True},
+        jti={"essential": True},
+    )

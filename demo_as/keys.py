@@ -4,12 +4,15 @@ restart (or a second process on the same database) keeps verifying earlier token
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from joserfc.jwk import ECKey, KeySet
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from demo_as.db import now, session
+from demo_as.jwt_access_tokens import ALGORITHM
 from demo_as.models import SigningKey
 
 
@@ -37,16 +40,13 @@ def _oldest(db) -> SigningKey | None:
     return db.exec(statement).first()
 
 
-def public_key_set(engine: Engine) -> KeySet:
-    """All stored keys (public parts), for /jwks and for local verification."""
-    with session(engine) as db:
-        rows = db.exec(select(SigningKey)).all()
+def key_set(rows: Iterable[SigningKey]) -> KeySet:
+    """The stored keys as a joserfc key set (public parts are used for /jwks and verification)."""
     return KeySet([ECKey.import_key(row.private_jwk) for row in rows])
 
 
-def jwks_document(engine: Engine) -> dict:
+def jwks_document(keys: KeySet) -> dict:
     """RFC 7517 §5 JWK Set of the public keys, each with ``kid``, ``use`` and ``alg``."""
-    keys = []
-    for key in public_key_set(engine).keys:
-        keys.append(key.as_dict(private=False) | {"use": "sig", "alg": "ES256"})
-    return {"keys": keys}
+    return {
+        "keys": [key.as_dict(private=False) | {"use": "sig", "alg": ALGORITHM} for key in keys.keys]
+    }

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from demo_as.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from demo_as.keys import jwks_document
 from demo_as.settings import Settings
+from demo_as.store import StoreDep
 
 router = APIRouter(tags=["discovery"])
 
@@ -77,5 +78,5 @@ def authorization_server_metadata(request: Request) -> AuthorizationServerMetada
 
 
 @router.get("/jwks", response_model=JsonWebKeySet, summary="RFC 7517 JWK Set (public keys)")
-def jwks(request: Request) -> dict:
-    return jwks_document(request.app.state.engine)
+def jwks(store: StoreDep) -> JsonWebKeySet:
+    return JsonWebKeySet.model_validate(jwks_document(store.public_keys()))

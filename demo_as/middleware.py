@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from demo_as.errors import InvalidRequest
 
 SECURITY_HEADERS = [
     # OAuth 2.1 draft-13 §7.10 / RFC 6749 §10.13: the AS MUST prevent clickjacking.
@@ -29,12 +29,9 @@ class BodyTooLarge(HTTPException):
 
 
 def too_large_body(limit: int) -> bytes:
-    return json.dumps(
-        {
-            "error": "invalid_request",
-            "error_description": f"request body larger than {limit} bytes",
-        }
-    ).encode()
+    return (
+        InvalidRequest(f"request body larger than {limit} bytes").body().model_dump_json().encode()
+    )
 
 
 class BodySizeLimit:

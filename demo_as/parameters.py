@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from fastapi import Request
+from fastapi import Request, Response
 
-from demo_as.errors import OAuthError
+from demo_as.errors import NO_STORE, InvalidRequest
 
 
 def repeated_parameters(items: Iterable[tuple[str, object]], names: Iterable[str]) -> list[str]:
@@ -37,6 +37,10 @@ async def single_valued_form(request: Request) -> None:
     """FastAPI dependency for the form endpoints (/token, /revoke, /introspect)."""
     form = await request.form()  # Starlette caches the parsed form for the endpoint
     if repeated := repeated_parameters(form.multi_items(), TOKEN_ENDPOINT_PARAMETERS):
-        raise OAuthError(
-            "invalid_request", f"parameter(s) sent more than once: {', '.join(repeated)}"
-        )
+        raise InvalidRequest(f"parameter(s) sent more than once: {', '.join(repeated)}")
+
+
+def no_store(response: Response) -> None:
+    """FastAPI dependency: responses carrying tokens or secrets are not cached (RFC 6749 §5.1,
+    RFC 7591 §3.2.1)."""
+    response.headers.update(NO_STORE)

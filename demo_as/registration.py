@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import secrets
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from demo_as.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
-from demo_as.db import new_secret, now, secret_hash, session
-from demo_as.errors import NO_STORE, OAuthError, OAuthErrorBody
+from demo_as.db import new_secret, now, secret_hash
+from demo_as.errors import (
+    InvalidClientMetadata,
+    InvalidRedirectUri,
+    OAuthErrorBody,
+    RegistrationErrorRoute,
+)
 from demo_as.models import Client
+from demo_as.parameters import no_store
 from demo_as.redirect_uris import redirect_uris_problem
 from demo_as.scopes import parse_scope, unknown_scopes
+from demo_as.store import StoreDep
 
-router = APIRouter(tags=["registration"])
+router = APIRouter(tags=["registration"], route_class=RegistrationErrorRoute)
 
 MAX_CLIENT_NAME_LENGTH = 200
 MAX_SCOPE_LENGTH = 1000
@@ -84,7 +90,9 @@ def client_metadata_problem(metadata: ClientMetadata, supported_scopes: list[str
 
 
 def new_client_id() -> str:
-    """An opaque client_id that never starts with ``https://`` (CIMD-01 collision guard)."""
+    """An opaque client_id that never starts with ``https://`` (so it can never be
+    mistaken for a client ID metadata document URL, draft-ietf-oauth-client-id-metadata-document-01
+    §3 Client Identifier)."""
     return "client-" + secrets.token_urlsafe(18)
 
 
@@ -93,15 +101,16 @@ def new_client_id() -> str:
     status_code=201,
     response_model=ClientInformation,
     response_model_exclude_none=True,
+    dependencies=[Depends(no_store)],
     responses={400: {"model": OAuthErrorBody}, 413: {"model": OAuthErrorBody}},
     summary="RFC 7591 dynamic client registration (loopback redirect URIs only)",
 )
-def register(metadata: ClientMetadata, request: Request) -> JSONResponse:
+def register(metadata: ClientMetadata, request: Request, store: StoreDep) -> ClientInformation:
     settings = request.app.state.settings
     if problem := redirect_uris_problem(metadata.redirect_uris):
-        raise OAuthError("invalid_redirect_uri", problem)
+        raise InvalidRedirectUri(problem)
     if problem := client_metadata_problem(metadata, settings.scopes):
-        raise OAuthError("invalid_client_metadata", problem)
+        raise InvalidClientMetadata(problem)
 
     secret = None if metadata.token_endpoint_auth_method == "none" else new_secret()
     client = Client(
@@ -115,10 +124,9 @@ def register(metadata: ClientMetadata, request: Request) -> JSONResponse:
         scope=" ".join(parse_scope(metadata.scope)) if metadata.scope else None,
         client_id_issued_at=now(),
     )
-    with session(request.app.state.engine) as db:
-        db.add(client)
-        db.commit()
-    info = ClientInformation(
+    store.add_client(client)
+    store.commit()
+    return ClientInformation(
         client_id=client.client_id,
         client_id_issued_at=client.client_id_issued_at,
         # RFC 7591 §3.2.1: the secret is returned once; only its hash is stored.
@@ -131,4 +139,3 @@ def register(metadata: ClientMetadata, request: Request) -> JSONResponse:
         client_name=client.client_name,
         scope=client.scope,
     )
-    return JSONResponse(info.model_dump(exclude_none=True), status_code=201, headers=NO_STORE)

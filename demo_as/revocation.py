@@ -9,33 +9,29 @@ from fastapi.responses import Response
 
 from demo_as.client_auth import authenticate_client, presented_credentials
 from demo_as.db import now
-from demo_as.errors import NO_STORE, OAuthError, OAuthErrorBody
-from demo_as.grants import find_refresh_token, revoke_access_token, revoke_grant
+from demo_as.errors import NO_STORE, InvalidRequest, OAuthErrorBody, UnauthorizedClient
 from demo_as.jwt_access_tokens import verified_access_token_claims
-from demo_as.keys import public_key_set
 from demo_as.parameters import single_valued_form
+from demo_as.store import Store, StoreDep
 
 router = APIRouter(tags=["revocation"])
 FormText = Annotated[str | None, Form(max_length=4000)]
 
 
-def revoke_token(request: Request, client_id: str, token: str) -> None:
+def revoke_token(store: Store, issuer: str, client_id: str, token: str) -> None:
     """RFC 7009 §2.1: revoke a refresh token (and, as the RFC suggests, its whole grant) or an
     access token (its jti). Tokens of other clients are refused; unknown tokens are ignored."""
-    engine = request.app.state.engine
-    row = find_refresh_token(engine, token)
+    row = store.find_refresh_token(token)
     if row is not None:
         if row.client_id != client_id:
-            raise OAuthError("unauthorized_client", "this token was issued to another client")
-        revoke_grant(engine, row.grant_id, "refresh token revoked by the client (RFC 7009)")
+            raise UnauthorizedClient("this token was issued to another client")
+        store.revoke_grant(row.grant_id, "refresh token revoked by the client (RFC 7009)")
         return
-    claims = verified_access_token_claims(
-        token, public_key_set(engine), request.app.state.settings.issuer, now()
-    )
+    claims = verified_access_token_claims(token, store.public_keys(), issuer, now())
     if claims is not None:
         if claims.get("client_id") != client_id:
-            raise OAuthError("unauthorized_client", "this token was issued to another client")
-        revoke_access_token(engine, str(claims.get("jti")))
+            raise UnauthorizedClient("this token was issued to another client")
+        store.revoke_access_token(str(claims.get("jti")))
 
 
 @router.post(
@@ -53,6 +49,7 @@ def revoke_token(request: Request, client_id: str, token: str) -> None:
 )
 def revoke(
     request: Request,
+    store: StoreDep,
     token: FormText = None,
     token_type_hint: FormText = None,
     client_id: FormText = None,
@@ -60,11 +57,12 @@ def revoke(
     authorization: Annotated[str | None, Header(max_length=4000)] = None,
 ) -> Response:
     client = authenticate_client(
-        request.app.state.engine, presented_credentials(authorization, client_id, client_secret)
+        store, presented_credentials(authorization, client_id, client_secret)
     )
     if not token:
-        raise OAuthError("invalid_request", "token is required (RFC 7009 §2.1)")
+        raise InvalidRequest("token is required (RFC 7009 §2.1)")
     # token_type_hint is only a hint (RFC 7009 §2.1): we look the token up either way.
     del token_type_hint
-    revoke_token(request, client.client_id, token)
+    revoke_token(store, request.app.state.settings.issuer, client.client_id, token)
+    store.commit()
     return Response(status_code=200, headers=NO_STORE)
