@@ -91,9 +91,6 @@ class Store:
         """End the request's transaction (call once, before answering)."""
         self.db.commit()
 
-    def rollback(self) -> None:
-        self.db.rollback()
-
     # --- clients and keys -------------------------------------------------------------------
 
     def client(self, client_id: str | None) -> Client | None:
