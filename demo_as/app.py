@@ -17,6 +17,7 @@ from demo_as import (
     revocation,
     tokens,
 )
+from demo_as.cimd_clients import DocumentClients
 from demo_as.db import create_db_engine
 from demo_as.errors import install_error_handlers
 from demo_as.keys import load_or_create_signing_key
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.signing_key = load_or_create_signing_key(engine)
     app.state.pages = Pages()
+    app.state.document_clients = DocumentClients(settings, engine)
     for module in (
         metadata,
         registration,

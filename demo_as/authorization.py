@@ -60,7 +60,7 @@ def authorize(
 ) -> Response:
     settings = request.app.state.settings
     items = request.query_params.multi_items()
-    client = store.client(client_id)
+    client = request.app.state.document_clients.client(store, client_id)
     validated = validate_authorization_request(items, client, settings)
     pending = pending_for(validated)
 
@@ -121,6 +121,7 @@ def consent_page(
             "client_label": client_label(client),
             "client_name": client.client_name,
             "client_id": client.client_id,
+            "document": request.app.state.document_clients.provenance(store, client.client_id),
             "redirect_host": parts.netloc,
             "redirect_uri": pending.redirect_uri,
             "resource": pending.resource,

@@ -11,6 +11,8 @@
 * FastAPI's request validation errors -> the protocol's own 400 (never FastAPI's 422 shape). The
   route decides the format: routers of user-facing pages use ``PageErrorRoute`` (HTML), the
   registration router ``RegistrationErrorRoute`` (RFC 7591 §3.2.2 codes), everything else JSON.
+* ``ClientMetadataDocumentError`` (a refused client ID metadata document) -> that rule's page on
+  the user-facing routes (never a redirect), ``invalid_client`` (401) elsewhere (RFC 6749 §5.2).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from demo_as.authorization_response import authorization_redirect_url
+from demo_as.client_metadata_documents import ClientMetadataDocumentError
 from demo_as.redirect_uris import ALLOWED_FORMS
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -197,6 +200,8 @@ class PageErrorRoute(APIRoute):
                     "Request parameters must be single strings of the expected form.",
                     describe_validation_error(exc),
                 ) from None
+            except ClientMetadataDocumentError as exc:
+                raise document_page(exc) from None
             except StarletteHTTPException as exc:
                 if exc.status_code != 400:
                     raise
@@ -206,6 +211,17 @@ class PageErrorRoute(APIRoute):
                 ) from None
 
         return page_errors
+
+
+def document_page(exc: ClientMetadataDocumentError) -> PageError:
+    """CIMD §4.3: the request is aborted; the client_id URL is all the user can be shown (§6.4),
+    and nothing is redirected: no redirect URI was verified (OAuth 2.1 draft-13 §4.1.2.1)."""
+    return PageError(
+        title=exc.title,
+        rule=exc.rule,
+        section=exc.section,
+        explanation=f"client_id {exc.url[:200]}: {exc.explanation}.",
+    )
 
 
 def malformed_page(rule: str, explanation: str) -> PageError:
@@ -262,6 +278,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PageError)
     async def _page(request: Request, exc: PageError) -> Response:
         return request.app.state.pages.error_page(request, exc)
+
+    @app.exception_handler(ClientMetadataDocumentError)
+    async def _document(_request: Request, exc: ClientMetadataDocumentError) -> Response:
+        # At /token: the client cannot be identified (RFC 6749 §5.2 invalid_client).
+        description = f"{exc.title} ({exc.section}): {exc.explanation}"
+        return oauth_error_response(InvalidClient(description))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:

@@ -30,6 +30,7 @@ class AuthorizationServerMetadata(BaseModel):
     introspection_endpoint_auth_methods_supported: list[str]
     scopes_supported: list[str]
     authorization_response_iss_parameter_supported: bool
+    client_id_metadata_document_supported: bool
     service_documentation: str
 
 
@@ -64,6 +65,8 @@ def metadata_document(settings: Settings) -> AuthorizationServerMetadata:
         scopes_supported=list(settings.scopes),
         # RFC 9207 §2.3; stays true in every iss_mode so clients' checks can be tested.
         authorization_response_iss_parameter_supported=True,
+        # CIMD §5: client_id URLs are resolved by fetching the document (cimd_clients.py).
+        client_id_metadata_document_supported=True,
         service_documentation=endpoint(settings, "/"),
     )
 

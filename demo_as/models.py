@@ -15,15 +15,21 @@ from sqlalchemy import JSON, Column
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+# Registered ids are short ("client-" + 24 characters); a client ID metadata document URL is the
+# client_id itself (docs/cimd.md), so every client_id column holds up to this many characters.
+CLIENT_ID_LENGTH = 1000
+
 
 class ASTable(SQLModel, registry=registry()):
     """Base class: every demo_as table shares this metadata."""
 
 
 class Client(ASTable, table=True):
-    """A dynamically registered client (RFC 7591 §2 metadata we understand)."""
+    """A client: registered at /register (RFC 7591 §2 metadata we understand), or identified by
+    a client ID metadata document, whose row is then a cache of that document (its provenance in
+    ``ClientMetadataDocument``, same ``client_id``)."""
 
-    client_id: str = Field(primary_key=True, max_length=64)
+    client_id: str = Field(primary_key=True, max_length=CLIENT_ID_LENGTH)
     client_secret_hash: str | None = Field(default=None, max_length=64)
     client_name: str | None = Field(default=None, max_length=200)
     redirect_uris: list[str] = Field(sa_column=Column(JSON, nullable=False))
@@ -50,7 +56,7 @@ class PendingAuthorization(ASTable, table=True):
     """
 
     id: str = Field(primary_key=True, max_length=64)
-    client_id: str = Field(index=True, max_length=64)
+    client_id: str = Field(index=True, max_length=CLIENT_ID_LENGTH)
     redirect_uri: str = Field(max_length=2000)
     state: str | None = Field(default=None, max_length=2000)
     scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
@@ -66,7 +72,7 @@ class AuthorizationCode(ASTable, table=True):
     must repeat. ``used_at``/``grant_id`` let a replay revoke what the first use issued."""
 
     code_hash: str = Field(primary_key=True, max_length=64)
-    client_id: str = Field(index=True, max_length=64)
+    client_id: str = Field(index=True, max_length=CLIENT_ID_LENGTH)
     redirect_uri: str = Field(max_length=2000)
     scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
     resource: str = Field(max_length=2000)
@@ -84,7 +90,7 @@ class Grant(ASTable, table=True):
     """
 
     id: str = Field(primary_key=True, max_length=64)
-    client_id: str = Field(index=True, max_length=64)
+    client_id: str = Field(index=True, max_length=CLIENT_ID_LENGTH)
     username: str = Field(max_length=200)
     scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
     resource: str = Field(max_length=2000)
@@ -98,7 +104,7 @@ class RefreshToken(ASTable, table=True):
 
     token_hash: str = Field(primary_key=True, max_length=64)
     grant_id: str = Field(index=True, max_length=64)
-    client_id: str = Field(max_length=64)
+    client_id: str = Field(max_length=CLIENT_ID_LENGTH)
     status: str = Field(default="active", max_length=16)
     created_at: int
     expires_at: int
@@ -109,7 +115,7 @@ class AccessTokenRecord(ASTable, table=True):
 
     jti: str = Field(primary_key=True, max_length=64)
     grant_id: str = Field(index=True, max_length=64)
-    client_id: str = Field(max_length=64)
+    client_id: str = Field(max_length=CLIENT_ID_LENGTH)
     expires_at: int
     revoked_at: int | None = None
 
@@ -118,7 +124,7 @@ class Consent(ASTable, table=True):
     """The scopes a user has granted a client so far (shown as "already granted" on consent)."""
 
     username: str = Field(primary_key=True, max_length=200)
-    client_id: str = Field(primary_key=True, max_length=64)
+    client_id: str = Field(primary_key=True, max_length=CLIENT_ID_LENGTH)
     scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
 
 
@@ -128,3 +134,20 @@ class LoginSession(ASTable, table=True):
     id_hash: str = Field(primary_key=True, max_length=64)
     username: str = Field(max_length=200)
     expires_at: int
+
+
+class ClientMetadataDocument(ASTable, table=True):
+    """Provenance of a client identified by a client ID metadata document (its ``client_id`` is
+    the document's URL; the OAuth metadata itself is in the ``Client`` row of the same id).
+
+    ``expires_at`` is the cache lifetime from the response's caching headers (CIMD §4.4); only
+    valid documents are ever stored. The number of rows is bounded (``cimd_clients``).
+    """
+
+    client_id: str = Field(primary_key=True, max_length=CLIENT_ID_LENGTH)
+    software_id: str | None = Field(default=None, max_length=200)
+    software_version: str | None = Field(default=None, max_length=200)
+    fetched_from: str = Field(max_length=64)
+    fetched_at: int = Field(index=True)
+    expires_at: int
+    document: dict = Field(sa_column=Column(JSON, nullable=False))

@@ -96,8 +96,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         65536, ge=1024, description="Largest accepted request body, bytes (413 beyond)."
     )
+    cimd_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host whose client ID metadata documents may be fetched even from loopback "
+        "or private addresses (workshops and tests only; docs/cimd.md).",
+    )
+    cimd_ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of extra CAs to trust when fetching client ID metadata documents "
+        "(docs/cimd.md).",
+    )
 
-    _split = field_validator("resources", "scopes", "demo_users", mode="before")(_split_words)
+    _split = field_validator(
+        "resources", "scopes", "demo_users", "cimd_allowed_hosts", mode="before"
+    )(_split_words)
 
     @field_validator("issuer")
     @classmethod

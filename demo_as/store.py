@@ -31,6 +31,7 @@ from demo_as.models import (
     AccessTokenRecord,
     AuthorizationCode,
     Client,
+    ClientMetadataDocument,
     Consent,
     Grant,
     LoginSession,
@@ -101,6 +102,32 @@ class Store:
 
     def client_count(self) -> int:
         return int(self.db.exec(select(func.count()).select_from(Client)).one())
+
+    # --- clients identified by a client ID metadata document (cimd_clients.py) ---------------
+
+    def client_metadata_document(self, client_id: str) -> ClientMetadataDocument | None:
+        return self.db.get(ClientMetadataDocument, client_id)
+
+    def save_document_client(
+        self, client: Client, record: ClientMetadataDocument, max_clients: int
+    ) -> None:
+        """Upsert a document client (its ``Client`` row and its provenance), then drop the least
+        recently fetched document clients beyond ``max_clients``, never the one just saved:
+        anyone who can serve a document could otherwise grow the client table without limit."""
+        self.db.merge(client)
+        self.db.merge(record)
+        self.db.flush()
+        total = self.db.exec(select(func.count()).select_from(ClientMetadataDocument)).one()
+        if total <= max_clients:
+            return
+        oldest = self.db.exec(
+            select(ClientMetadataDocument.client_id)
+            .where(ClientMetadataDocument.client_id != record.client_id)
+            .order_by(ClientMetadataDocument.fetched_at)
+            .limit(total - max_clients)
+        ).all()
+        for table in (ClientMetadataDocument, Client):
+            self.db.exec(delete(table).where(table.client_id.in_(oldest)))
 
     def public_keys(self) -> KeySet:
         """All stored signing keys, for /jwks and for checking our own tokens."""

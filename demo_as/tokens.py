@@ -218,9 +218,10 @@ def token(
         raise InvalidRequest("grant_type is required")
     if grant_type not in ("authorization_code", "refresh_token"):
         raise UnsupportedGrantType("grant_type must be authorization_code or refresh_token")
-    client = authenticate_client(
-        store, presented_credentials(authorization, client_id, client_secret)
-    )
+    credentials = presented_credentials(authorization, client_id, client_secret)
+    # CIMD §4.4: a document client's cached metadata is re-fetched once it expired.
+    request.app.state.document_clients.refresh(credentials.client_id)
+    client = authenticate_client(store, credentials)
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client did not register {grant_type}")
     if grant_type == "authorization_code":

@@ -118,6 +118,16 @@ def story(
     username: Username = s.DEFAULT_USERNAME,
     password: Password = s.DEFAULT_PASSWORD,
     browser_timeout: BrowserTimeout = s.DEFAULT_BROWSER_TIMEOUT,
+    client_metadata_url: Annotated[
+        str | None,
+        typer.Option(
+            "--client-metadata-url",
+            envvar=s.env("client_metadata_url"),
+            help="HTTPS URL of this client's metadata document, used as its client_id when the "
+            "AS advertises client_id_metadata_document_supported (else it registers). The "
+            "document must list http://127.0.0.1:PORT/callback (see docs/cimd.md).",
+        ),
+    ] = None,
 ) -> None:
     """Run the step-up story and check it: exit 0 only if every round behaved as expected.
 
@@ -139,6 +149,7 @@ def story(
             password=password,
             max_step_up_retries=max_step_up_retries,
             on_insufficient_scope=on_insufficient_scope.value,  # type: ignore[arg-type]
+            client_metadata_url=client_metadata_url,
         )
         return anyio.run(run_story, options, narrator)
 

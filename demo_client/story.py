@@ -55,6 +55,7 @@ class StoryOptions:
     password: str = defaults.DEFAULT_PASSWORD
     max_step_up_retries: int = defaults.DEFAULT_MAX_STEP_UP_RETRIES
     on_insufficient_scope: InsufficientScopePolicy = "reauthorize"
+    client_metadata_url: str | None = None  # CIMD: offered when the AS advertises support
 
 
 class Expect:
@@ -99,7 +100,10 @@ class Story:
             options.server_url,
             http=oauth_http,
             user_agent=self.user_agent(ConsentChoice()),
-            identity=ClientIdentity(callback_port=options.callback_port),
+            identity=ClientIdentity(
+                callback_port=options.callback_port,
+                client_metadata_url=options.client_metadata_url,
+            ),
             observer=narrator,
             clock=self.clock.now,
         )

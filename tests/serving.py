@@ -31,9 +31,15 @@ def socket_base_url(sock: socket.socket) -> str:
 
 
 @contextlib.contextmanager
-def serve_on_socket(app: Any, sock: socket.socket, *, timeout: float = 20.0) -> Iterator[str]:
-    """Serve ``app`` on ``sock`` until the block exits; yields the base URL (no trailing slash)."""
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+def serve_on_socket(
+    app: Any, sock: socket.socket, *, timeout: float = 20.0, **uvicorn_options: Any
+) -> Iterator[str]:
+    """Serve ``app`` on ``sock`` until the block exits; yields the base URL (no trailing slash).
+    ``uvicorn_options`` go to ``uvicorn.Config`` (e.g. ``ssl_certfile``/``ssl_keyfile``: the
+    server then speaks HTTPS, but the yielded URL still says http)."""
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2, **uvicorn_options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -32,6 +32,7 @@ def test_metadata_advertises_exactly_what_is_implemented(server: AuthServer) -> 
         "offline_access",
     ]
     assert meta["authorization_response_iss_parameter_supported"] is True
+    assert meta["client_id_metadata_document_supported"] is True  # CIMD §5 (docs/cimd.md)
 
 
 def test_jwks_publishes_public_keys_only(server: AuthServer) -> None:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import httpx2
 import pytest
-from harness.oauth_flow import consent, login, only_form, query_of, refresh
+from harness.oauth_flow import refresh
+from harness.sdk_agent import ConsentFormAgent
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
@@ -38,36 +39,6 @@ ISSUER = "http://127.0.0.1:9000"
 SERVER_URL = "http://127.0.0.1:8000/mcp"
 REDIRECT_URI = "http://127.0.0.1:33418/callback"  # nothing listens: the agent reads the Location
 LADDER = ["notes:read", "notes:write", "notes:delete"]
-
-
-@dataclass
-class ConsentFormAgent:
-    """Plays alice for the SDK: the redirect handler walks the AS's login and consent forms (with
-    a cookie jar, like a browser); the callback handler hands back what the AS redirected to."""
-
-    http: httpx2.Client = field(default_factory=lambda: httpx2.Client(timeout=15))
-    requested_scopes: list[set[str]] = field(default_factory=list)
-    location: str = ""
-
-    async def redirect_handler(self, authorization_url: str) -> None:
-        self.requested_scopes.append(set(query_of(authorization_url).get("scope", "").split()))
-        self.location = await anyio.to_thread.run_sync(self._walk_forms, authorization_url)
-
-    def _walk_forms(self, authorization_url: str) -> str:
-        page = self.http.get(authorization_url)
-        assert page.status_code == 200, page.text[:1000]  # the login or consent page
-        if any(name == "password" for name, _ in only_form(page).inputs):
-            page = login(self.http, page, "alice")
-        answer = consent(self.http, page)  # approve everything offered
-        assert answer.status_code in (302, 303), answer.text[:1000]
-        return answer.headers["location"]
-
-    async def callback_handler(self) -> AuthorizationCodeResult:
-        assert self.location.startswith(REDIRECT_URI), self.location
-        params = query_of(self.location)
-        return AuthorizationCodeResult(
-            code=params["code"], state=params.get("state"), iss=params.get("iss")
-        )
 
 
 async def refuse_to_authorize(authorization_url: str) -> None:
@@ -115,7 +86,7 @@ class Ladder:
 @pytest.fixture(scope="module")
 def ladder() -> Ladder:
     """Climb the ladder once with one SDK client: list (401), create (403), delete (403)."""
-    storage, agent = MemoryStorage(), ConsentFormAgent()
+    storage, agent = MemoryStorage(), ConsentFormAgent(REDIRECT_URI)
     provider = sdk_provider(storage, agent)
     results: dict[str, dict] = {}
 

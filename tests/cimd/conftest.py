@@ -1,0 +1,54 @@
+"""Fixtures of the CIMD tests: one HTTPS document host (a throwaway CA the AS trusts through
+``cimd_ca_bundle``) and one real AS + RS per module (``harness.stack``) allowed to fetch from it
+(``cimd_allowed_hosts``: the host is 127.0.0.1, which the SSRF rule refuses otherwise)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from harness.document_host import DocumentHost, running_document_host
+from harness.stack import Stack, running_stack
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocumentHost]:
+    with running_document_host(tmp_path_factory.mktemp("documents")) as host:
+        yield host
+
+
+def cimd_settings(documents: DocumentHost, **overrides: object) -> dict[str, object]:
+    return {
+        "cimd_allowed_hosts": ["127.0.0.1"],
+        "cimd_ca_bundle": documents.ca_bundle,
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, documents: DocumentHost) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("stack"), **cimd_settings(documents)) as running:
+        yield running
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path, documents: DocumentHost) -> Iterator[Callable[..., Stack]]:
+    """Another stack with other AS settings (closed at the end of the test)."""
+    with contextlib.ExitStack() as exits:
+
+        def build(**as_overrides: object) -> Stack:
+            workdir = tmp_path / f"stack{len(exits._exit_callbacks)}"
+            workdir.mkdir()
+            return exits.enter_context(running_stack(workdir, **as_overrides))
+
+        yield build
+
+
+@pytest.fixture
+def http() -> Iterator[httpx2.Client]:
+    """A fresh user agent that never follows redirects (we inspect them)."""
+    with httpx2.Client(timeout=30.0, follow_redirects=False) as client:
+        yield client
