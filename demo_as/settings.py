@@ -8,6 +8,7 @@ a flag ``--field-name``; a list field is a repeatable singular flag (``resources
 
 from __future__ import annotations
 
+import ssl
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -117,6 +118,17 @@ class Settings(BaseSettings):
         """RFC 8414 §2: the issuer is a URL with no query or fragment component."""
         if "?" in value or "#" in value or "://" not in value:
             raise ValueError("issuer must be an absolute URL without query or fragment")
+        return value
+
+    @field_validator("cimd_ca_bundle")
+    @classmethod
+    def _ca_bundle_loads(cls, value: Path | None) -> Path | None:
+        """A bad CA file is a start-up error, not a failure at the first document fetch."""
+        if value is not None:
+            try:
+                ssl.create_default_context().load_verify_locations(cafile=str(value))
+            except (OSError, ssl.SSLError) as error:
+                raise ValueError(f"{value} is not a readable PEM file of CAs ({error})") from None
         return value
 
     @field_validator("demo_users")

@@ -14,7 +14,12 @@ from demo_as.cli import app
 from demo_as.settings import Settings
 from demo_as.settings_cli import options_markdown, settings_command
 
-FLAG_FOR_FIELD = {"resources": "--resource", "scopes": "--scope", "demo_users": "--demo-user"}
+FLAG_FOR_FIELD = {
+    "resources": "--resource",
+    "scopes": "--scope",
+    "demo_users": "--demo-user",
+    "cimd_allowed_hosts": "--cimd-allowed-host",
+}
 DOCS = Path(__file__).parents[2] / "docs" / "authorization-server.md"
 
 

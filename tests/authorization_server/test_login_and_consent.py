@@ -181,11 +181,15 @@ def test_malformed_form_posts_are_400_pages_not_500(server: AuthServer) -> None:
 
 
 def test_dashboard_shows_issuer_switches_and_client_count(start_server) -> None:
-    server = start_server(loopback_any_port=True, iss_mode="omit")
+    server = start_server(
+        loopback_any_port=True, iss_mode="omit", cimd_allowed_hosts=["workshop.lan"]
+    )
     server.register()
     page = server.http.get("/")
     assert page.status_code == 200
     assert page.headers["x-frame-options"] == "DENY"
     assert server.base_url in page.text
     assert "--loopback-any-port" in page.text and "omit" in page.text
+    assert "--cimd-allowed-host" in page.text and "<code>workshop.lan</code>" in page.text
+    assert "--cimd-ca-bundle" in page.text
     assert "registered clients</th><td>1<" in page.text.replace("\n", "")
