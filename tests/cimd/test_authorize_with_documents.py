@@ -192,7 +192,11 @@ REFUSALS = {
 
 @pytest.mark.parametrize("case", list(REFUSALS))
 def test_refused_documents_get_a_page_naming_the_rule_and_change_nothing(
-    stack: Stack, documents: DocumentHost, http: httpx2.Client, case: str
+    stack: Stack,
+    documents: DocumentHost,
+    http: httpx2.Client,
+    case: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     answer, section, explanation = REFUSALS[case]
     url = documents.url()
@@ -206,6 +210,9 @@ def test_refused_documents_get_a_page_naming_the_rule_and_change_nothing(
     assert explanation in text
     assert f"client_id {url}" in text
     assert documents.fetch_count(url + "-elsewhere") == 0  # a redirect is never followed
+    # One readable log line per refusal: the client_id, why, and the section.
+    lines = [r.getMessage() for r in caplog.records if r.name == "demo_as.cimd"]
+    assert [line for line in lines if url in line and explanation in line and section in line]
 
 
 def test_an_invalid_client_id_url_is_refused_before_any_fetch(
