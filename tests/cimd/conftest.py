@@ -4,14 +4,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
 from harness.document_host import DocumentHost, running_document_host
-from harness.stack import Stack, running_stack
+from harness.stack import Stack, running_stack, stack_builder
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +34,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, documents: DocumentHost) -> 
 
 
 @pytest.fixture
-def make_stack(tmp_path: Path, documents: DocumentHost) -> Iterator[Callable[..., Stack]]:
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     """Another stack with other AS settings (closed at the end of the test)."""
-    with contextlib.ExitStack() as exits:
-
-        def build(**as_overrides: object) -> Stack:
-            workdir = tmp_path / f"stack{len(exits._exit_callbacks)}"
-            workdir.mkdir()
-            return exits.enter_context(running_stack(workdir, **as_overrides))
-
+    with stack_builder(tmp_path) as build:
         yield build
 
 

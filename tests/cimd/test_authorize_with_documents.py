@@ -18,6 +18,7 @@ from harness.db_rows import count, unchanged
 from harness.document_host import Answer, DocumentHost, client_document
 from harness.oauth_flow import (
     AuthorizationRequest,
+    authorize,
     code_from,
     consent,
     login,
@@ -88,8 +89,7 @@ def test_an_uncacheable_document_is_fetched_again_at_the_token_endpoint(
         url, client_document(url, REDIRECT_URI), headers={"cache-control": "no-store"}
     )
     request = request_for(stack, url)
-    page = login(http, http.get(f"{stack.as_url}/authorize", params=request.params()))
-    code = code_from(consent(http, page), request)
+    code = code_from(authorize(http, stack.as_url, request), request)
     documents.publish(url, client_document(url + "-moved", REDIRECT_URI))
 
     with unchanged(stack.engine):
@@ -264,6 +264,5 @@ def test_loopback_any_port_lets_a_portless_document_redirect_match(
         loopback_any_port=True,
     )
     request = request_for(any_port, url, "http://localhost:51234/callback")
-    page = login(http, http.get(f"{any_port.as_url}/authorize", params=request.params()))
-    code = code_from(consent(http, page), request)
+    code = code_from(authorize(http, any_port.as_url, request), request)
     assert redeem(http, any_port.as_url, request, code).status_code == 200

@@ -8,7 +8,7 @@ server answers; the second exists for resource-swap and audience attacks (RFC 87
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,3 +96,17 @@ def running_stack(workdir: Path, **as_overrides: object) -> Iterator[Stack]:
             notes_database_url,
             notes_engine,
         )
+
+
+@contextlib.contextmanager
+def stack_builder(workdir: Path) -> Iterator[Callable[..., Stack]]:
+    """``build(**as_overrides)`` starts another stack with other AS settings, each in its own
+    folder under ``workdir``; all are closed when the block exits."""
+    with contextlib.ExitStack() as exits:
+
+        def build(**as_overrides: object) -> Stack:
+            folder = workdir / f"stack{len(exits._exit_callbacks)}"
+            folder.mkdir()
+            return exits.enter_context(running_stack(folder, **as_overrides))
+
+        yield build

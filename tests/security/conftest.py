@@ -8,13 +8,12 @@ settings (e.g. ``loopback_any_port``).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
-from harness.stack import INTROSPECTION_SECRET, Stack, running_stack
+from harness.stack import INTROSPECTION_SECRET, Stack, running_stack, stack_builder
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +25,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture
 def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     """Build a stack with different AS settings (closed at the end of the test)."""
-    with contextlib.ExitStack() as exits:
-
-        def build(**as_overrides: object) -> Stack:
-            workdir = tmp_path / f"stack{len(exits._exit_callbacks)}"
-            workdir.mkdir()
-            return exits.enter_context(running_stack(workdir, **as_overrides))
-
+    with stack_builder(tmp_path) as build:
         yield build
 
 
