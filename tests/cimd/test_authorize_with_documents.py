@@ -266,3 +266,18 @@ def test_loopback_any_port_lets_a_portless_document_redirect_match(
     request = request_for(any_port, url, "http://localhost:51234/callback")
     code = code_from(authorize(http, any_port.as_url, request), request)
     assert redeem(http, any_port.as_url, request, code).status_code == 200
+
+
+def test_a_document_host_with_an_untrusted_certificate_is_refused(
+    make_stack, documents: DocumentHost, http: httpx2.Client
+) -> None:
+    """TLS is verified on the pinned connection: without --cimd-ca-bundle the test CA is not
+    trusted, so the fetch fails (CIMD §4.3) instead of reading an unauthenticated document."""
+    stack = make_stack(cimd_allowed_hosts=["127.0.0.1"])  # no cimd_ca_bundle
+    url = documents.url()
+    documents.publish(url, client_document(url, REDIRECT_URI))
+    with unchanged(stack.engine):
+        page = http.get(f"{stack.as_url}/authorize", params=request_for(stack, url).params())
+    assert page.status_code == 400 and "location" not in page.headers
+    text = page_text(page)
+    assert f"{DRAFT} §4.3" in text and "CERTIFICATE_VERIFY_FAILED" in text
