@@ -4,12 +4,15 @@ address policy after DNS resolution (§6.5) and cache lifetime from caching head
 from __future__ import annotations
 
 import ipaddress
+import socket
+import time
 
 import httpx2
 import pytest
 
 from demo_as.client_metadata_documents import (
     AddressRefused,
+    DocumentNotFetched,
     client_id_url_problem,
     content_type_problem,
     looks_like_client_id_url,
@@ -20,6 +23,7 @@ from demo_as.document_fetch import (
     address_problem,
     cache_lifetime,
     checked_addresses,
+    resolve_within,
 )
 from demo_as.registration import new_client_id
 
@@ -131,3 +135,22 @@ def test_every_resolved_address_must_be_public() -> None:
 )
 def test_cache_lifetime_follows_the_caching_headers(headers: dict, seconds: int) -> None:
     assert cache_lifetime(httpx2.Headers(headers), now=1767225600.0) == seconds
+
+
+def test_a_slow_or_failing_resolver_is_a_failed_fetch_within_the_time_limit() -> None:
+    """getaddrinfo has no timeout: the lookup is bounded by the document time limit (§4.3)."""
+    url = "https://slow-dns.example/client.json"
+
+    def slow(host: str, port: int) -> list[str]:
+        time.sleep(10)
+        return ["93.184.215.14"]
+
+    def failing(host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    started = time.monotonic()
+    with pytest.raises(DocumentNotFetched, match=r"not resolved within 0\.2 s"):
+        resolve_within(slow, "slow-dns.example", 443, url, timeout=0.2)
+    assert time.monotonic() - started < 5  # did not wait for the 10 s lookup
+    with pytest.raises(DocumentNotFetched, match="could not be resolved"):
+        resolve_within(failing, "slow-dns.example", 443, url, timeout=0.2)
