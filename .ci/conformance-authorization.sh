@@ -5,7 +5,8 @@
 #
 # demo_as runs with --auto-approve on free loopback ports with a throwaway database, a public
 # client is registered for the suite's callback, and this script plays the browser: it fetches
-# the authorize URL the suite prints, following the redirect to the suite's callback server.
+# the authorize URL the suite prints, following the redirect to the suite's callback server
+# (HTTP through the project's own httpx2, so no curl is needed).
 # Any FAILURE or WARNING fails this script. Prints one plain line: "conformance authorization: ...".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,14 +26,18 @@ RESOURCE=http://127.0.0.1:8000/mcp
   --resource "$RESOURCE" --auto-approve >"$RESULTS/demo-as.log" 2>&1 &
 AS_PID=$!
 trap 'kill "$AS_PID" 2>/dev/null || true' EXIT
+# HTTP from the project's own environment (httpx2): a fresh machine may have no curl.
+http() { .venv/bin/python -c "import httpx2, sys; $1" "${@:2}"; }
 for _ in $(seq 100); do
-  curl -fs "$ISSUER/health" >/dev/null 2>&1 && break
+  http 'sys.exit(httpx2.get(sys.argv[1]).status_code != 200)' "$ISSUER/health" 2>/dev/null && break
   sleep 0.2
 done
 
-CLIENT_ID=$(curl -fs -X POST "$ISSUER/register" -H 'content-type: application/json' \
-  -d "{\"redirect_uris\":[\"http://127.0.0.1:$CALLBACK_PORT/callback\"],\"token_endpoint_auth_method\":\"none\",\"client_name\":\"conformance authorization\"}" \
-  | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["client_id"])')
+CLIENT_ID=$(http '
+r = httpx2.post(sys.argv[1] + "/register", json={"redirect_uris": [sys.argv[2]],
+    "token_endpoint_auth_method": "none", "client_name": "conformance authorization"})
+r.raise_for_status()
+print(r.json()["client_id"])' "$ISSUER" "http://127.0.0.1:$CALLBACK_PORT/callback")
 
 "$NODE" --require "$PRELOAD" "$CONF_ALPHA" authorization --url "$ISSUER" --client-id "$CLIENT_ID" \
   --resource "$RESOURCE" -p "$CALLBACK_PORT" -o "$RESULTS" >"$RESULTS/suite.log" 2>&1 &
@@ -43,7 +48,7 @@ SUITE_PID=$!
 for _ in $(seq 150); do
   url=$(grep -m1 "^$ISSUER/authorize?" "$RESULTS/suite.log" || true)
   if [ -n "$url" ]; then
-    curl -fsL -o /dev/null "$url"
+    http 'httpx2.get(sys.argv[1], follow_redirects=True).raise_for_status()' "$url"
     break
   fi
   kill -0 "$SUITE_PID" 2>/dev/null || break
