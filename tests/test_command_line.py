@@ -32,13 +32,12 @@ def help_text(program: str, *args: str) -> str:
     "command", [["demo-as"], ["scoped-tools-server"], ["demo-client", "story"]], ids=" ".join
 )
 def test_help_reads_at_80_columns(command: list[str]) -> None:
-    """Help text wraps into lines of several words, none wider than the terminal. (Rich's boxed
-    layout at 80 columns squeezed the help into a narrow column: about two words a line.)"""
+    """Help text wraps into lines of several words. (Rich's boxed layout at 80 columns fit the
+    width but squeezed the help into a narrow column: about two words a line. The width itself
+    is checked with each program's CLI tests.)"""
     lines = [line.strip(BOX + " ") for line in help_text(*command).splitlines()]
     lines = [line for line in lines if line]
     assert len(lines) > 10
-    too_wide = [line for line in help_text(*command).splitlines() if len(line) > 80]
-    assert not too_wide, too_wide
     words_per_line = sum(len(line.split()) for line in lines) / len(lines)
     assert words_per_line >= 3.5, f"{words_per_line:.1f} words a line"
 
