@@ -160,7 +160,7 @@ step "host: mcp SDK client up the ladder, token survives a demo-as restart, stor
 COMPOSE_WALKTHROUGH=1 RUN_DOCKER_TESTS=1 \
   uv run pytest tests/compose -p no:cacheprovider -v -rs
 
-step "a switch changes only the service it names (docs/workshop.md, Switches)"
+step "a switch changes only the service it names (README.md, Switches)"
 as_before=$(docker compose ps -q demo-as)
 SCOPED_TOOLS_CHALLENGE_SCOPE=cumulative docker compose up -d --wait --no-deps scoped-tools-server
 rs_container=$(docker compose ps -q scoped-tools-server)
