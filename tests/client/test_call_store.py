@@ -73,36 +73,39 @@ def stored(store: Path) -> dict:
     return json.loads(store.read_text())
 
 
+def call_with_a_fresh_as(
+    store: Path, as_port: int, rs_port: int, data_dir: Path, resource: str
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """`call list_notes` against an AS on `as_port` with a database of its own in `data_dir`;
+    returns the run and the client_id the store then holds for that AS."""
+    with authorization_server(as_port, data_dir, resource) as issuer:
+        with resource_server(rs_port, issuer, data_dir.parent) as server_url:
+            result = call(store, server_url, "list_notes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, stored(store)["registrations"][issuer]["client_id"]
+
+
 def test_call_registers_again_when_the_as_no_longer_knows_its_client(tmp_path: Path) -> None:
     store = tmp_path / "state.json"
     as_port, rs_port = free_port(), free_port()
     resource = f"http://127.0.0.1:{rs_port}/mcp"
-    with authorization_server(as_port, tmp_path / "as-1", resource) as issuer:
-        with resource_server(rs_port, issuer, tmp_path) as server_url:
-            first = call(store, server_url, "list_notes")
-            assert first.returncode == 0, first.stdout + first.stderr
-    first_client = stored(store)["registrations"][issuer]["client_id"]
+    _, first_client = call_with_a_fresh_as(store, as_port, rs_port, tmp_path / "as-1", resource)
 
     # The AS comes back at the same issuer with an empty database: the stored refresh token is
     # refused with invalid_client, so the client registers again instead of failing.
-    with authorization_server(as_port, tmp_path / "as-2", resource) as issuer:
-        with resource_server(rs_port, issuer, tmp_path) as server_url:
-            second = call(store, server_url, "list_notes")
-            assert second.returncode == 0, second.stdout + second.stderr
-            assert f"no longer accepts the stored client_id {first_client}" in second.stdout
-            assert "registering again" in second.stdout
-            second_client = stored(store)["registrations"][issuer]["client_id"]
-            assert second_client != first_client
+    second, second_client = call_with_a_fresh_as(
+        store, as_port, rs_port, tmp_path / "as-2", resource
+    )
+    assert f"no longer accepts the stored client_id {first_client}" in second.stdout
+    assert "registering again" in second.stdout
+    assert second_client != first_client
 
     # Again, now with no stored tokens: the authorization endpoint's "Unknown client" page is
     # the signal. Its text is quoted, never its HTML or CSS.
     data = stored(store)
     data["tokens"] = {}
     store.write_text(json.dumps(data))
-    with authorization_server(as_port, tmp_path / "as-3", resource) as issuer:
-        with resource_server(rs_port, issuer, tmp_path) as server_url:
-            third = call(store, server_url, "list_notes")
-    assert third.returncode == 0, third.stdout + third.stderr
+    third, _ = call_with_a_fresh_as(store, as_port, rs_port, tmp_path / "as-3", resource)
     assert f"no longer accepts the stored client_id {second_client}" in third.stdout
     assert "Unknown client" in third.stdout
     assert ":root" not in third.stdout and "<" not in third.stdout
