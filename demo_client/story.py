@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import httpx2
 
@@ -31,7 +30,7 @@ from demo_client.errors import AuthorizationDeniedError, InsufficientScopeError,
 from demo_client.events import Event, EventKind, fingerprint
 from demo_client.mcp_session import http_client, session
 from demo_client.narration import Narrator
-from demo_client.round_checks import Expect
+from demo_client.rounds import Expect, Round
 from demo_client.step_up import InsufficientScopePolicy, StepUpAuth
 from demo_client.tokens import refresh_tokens
 from demo_client.user_agents import BrowserUserAgent, ConsentChoice, HeadlessUserAgent, UserAgent
@@ -314,22 +313,6 @@ class Story:
                 self.n.note(f"raised {type(exc).__name__}: {exc}")
             return exc
         return None
-
-
-RoundSession = Literal["shared", "own"]
-
-
-@dataclass(frozen=True)
-class Round:
-    """One round of the story. `session`: "shared" rounds run one after another in the one
-    MCP session the story opens with no token; an "own" round opens its own sessions.
-    `needs_consent`: the round is about what the user chooses on the consent page."""
-
-    title: str
-    rule: str
-    step: Callable[[Story, Expect], Awaitable[None]]
-    session: RoundSession
-    needs_consent: bool = False
 
 
 ROUNDS: list[Round] = [

@@ -1,12 +1,16 @@
-"""What a round of the story saw, and the differences from what its rule requires.
+"""A round of the story: its record, and the differences between what it saw and what its
+rule requires.
 
-`Expect` reads the events a round produced (`events.EventKind`) and collects problems; a round
-behaved as expected when it collected none.
+`Round` is one row of the story's table (`story.ROUNDS`). `Expect` reads the events a round
+produced (`events.EventKind`) and collects problems; a round behaved as expected when it
+collected none.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from demo_client.events import Event, EventKind
 
@@ -40,3 +44,19 @@ class Expect:
 
     def granted(self) -> list[list[str]]:
         return [d["granted"] for d in self.of(EventKind.TOKENS)]
+
+
+RoundSession = Literal["shared", "own"]
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of the story. `session`: "shared" rounds run one after another in the one
+    MCP session the story opens with no token; an "own" round opens its own sessions.
+    `needs_consent`: the round is about what the user chooses on the consent page."""
+
+    title: str
+    rule: str
+    step: Callable[[Any, Expect], Awaitable[None]]  # a Story method
+    session: RoundSession
+    needs_consent: bool = False
