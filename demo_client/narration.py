@@ -210,9 +210,9 @@ class Narrator:
 
     def _render_refresh_refused(self, d: dict[str, Any]) -> None:
         detail = f": {d['description']}" if d.get("description") else ""
-        token = f" {d['refresh_token']}" if d.get("refresh_token") else ""
+        token = f" of {d['refresh_token']}" if d.get("refresh_token") else ""
         self.console.print(
-            f"  refresh refused ({escape(d['reason'])}{token}) → {escape(d['error'] + detail)}"
+            f"  refresh{token} refused ({escape(d['reason'])}) → {escape(d['error'] + detail)}"
         )
 
     def _render_insufficient_scope_error(self, d: dict[str, Any]) -> None:

@@ -74,7 +74,7 @@ def test_the_prose_says_why_each_round_starts_as_it_does(stack: EmbeddedStack) -
     rounds = {int(part.split(":", 1)[0]): part for part in text.split("Round ")[1:]}
     assert "on the story's simulated clock" in rounds[4]
     assert "on the story's simulated clock" not in rounds[3]
-    assert "refresh refused (the old refresh token presented again" in rounds[4]
+    assert "refused (the old refresh token presented again) → invalid_grant" in rounds[4]
     for number in (5, 7):
         assert rounds[number].index("new MCP session with no token") < rounds[number].index(
             "HTTP 401"
