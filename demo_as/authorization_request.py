@@ -56,14 +56,23 @@ class AuthorizationRequest:
 
 def unknown_client_page(client_id: str | None) -> PageError:
     """OAuth 2.1 §4.1.2.1: an unknown client_id is shown to the user, never redirected."""
-    shown = "no client_id was sent" if not client_id else f"client_id {client_id[:80]!r}"
+    if not client_id:
+        return PageError(
+            title="No client_id",
+            rule="An authorization request must name a registered client with exactly one "
+            "client_id; otherwise the user is told and not redirected.",
+            section="OAuth 2.1 draft-13 §4.1.1, §4.1.2.1; RFC 6749 §4.1.2.1",
+            explanation="This request sent no client_id (or sent it more than once). Register "
+            "the client at /register (RFC 7591) and send the client_id from the response.",
+        )
     return PageError(
         title="Unknown client",
         rule="The client_id must belong to a registered client; otherwise the user is told and "
         "not redirected.",
         section="OAuth 2.1 draft-13 §4.1.2.1; RFC 6749 §4.1.2.1",
-        explanation=f"This server has no client with {shown}. Register it at /register (RFC 7591) "
-        "and use the client_id from the response. (Did the server's database get reset?)",
+        explanation=f"This server has no client with client_id {client_id[:80]!r}. Register it "
+        "at /register (RFC 7591) and use the client_id from the response. (Did the server's "
+        "database get reset?)",
     )
 
 

@@ -44,18 +44,19 @@ def health(request: Request, response: Response, store: StoreDep) -> Health:
 @router.get("/", response_class=HTMLResponse, summary="Workshop dashboard")
 def dashboard(request: Request, store: StoreDep) -> HTMLResponse:
     settings = request.app.state.settings
+    # (URL, method): the documents a browser can open are links.
     endpoints = {
-        name: endpoint(settings, path)
-        for name, path in [
-            ("metadata (RFC 8414)", "/.well-known/oauth-authorization-server"),
-            ("authorization", "/authorize"),
-            ("token", "/token"),
-            ("registration (RFC 7591)", "/register"),
-            ("JWKS", "/jwks"),
-            ("revocation (RFC 7009)", "/revoke"),
-            ("introspection (RFC 7662)", "/introspect"),
-            ("health", "/health"),
-            ("OpenAPI", "/openapi.json"),
+        name: (endpoint(settings, path), method)
+        for name, path, method in [
+            ("metadata (RFC 8414)", "/.well-known/oauth-authorization-server", "GET"),
+            ("authorization", "/authorize", "GET, from a client"),
+            ("token", "/token", "POST"),
+            ("registration (RFC 7591)", "/register", "POST"),
+            ("JWKS", "/jwks", "GET"),
+            ("revocation (RFC 7009)", "/revoke", "POST"),
+            ("introspection (RFC 7662)", "/introspect", "POST"),
+            ("health", "/health", "GET"),
+            ("OpenAPI", "/openapi.json", "GET"),
         ]
     }
     return request.app.state.pages.render(

@@ -12,9 +12,8 @@ SCOPE_SENTENCES = {
     "notes:write": "Create new notes in your name.",
     "notes:delete": "Delete your notes. Deleted notes cannot be recovered.",
     "offline_access": (
-        "Keep access while you are away. On this server the app gets refresh tokens (new access "
-        "without asking you again) only if it registered for them; this permission is recorded "
-        "in its token but does not change that."
+        "Stay connected while you are away. Here it only labels the token: how the app "
+        "registered decides whether it can renew access."
     ),
 }
 

@@ -22,8 +22,8 @@ from demo_client.discovery import (
     discover_authorization_server,
     discover_protected_resource,
 )
-from demo_client.errors import DiscoveryError
-from demo_client.events import Event, Observer, fingerprint, ignore
+from demo_client.errors import AuthorizationRequestRefusedError, DiscoveryError, TokenError
+from demo_client.events import Event, EventKind, Observer, fingerprint, ignore
 from demo_client.pkce import PkcePair, new_state
 from demo_client.registration import (
     ClientRegistration,
@@ -77,6 +77,9 @@ class Authorizer:
         self.clock = clock
         self.prm: ProtectedResourceMetadata | None = None
         self.as_metadata: AuthorizationServerMetadata | None = None
+        # True while the registration in use came from `registration_lookup` (an earlier run)
+        # and this AS has not yet accepted it in this run.
+        self.registration_from_store = False
 
     @property
     def resource(self) -> str:
@@ -96,7 +99,7 @@ class Authorizer:
         self.prm, self.as_metadata = prm, metadata
         self.observer(
             Event(
-                "discovery",
+                EventKind.DISCOVERY,
                 {
                     "resource_metadata": prm.url,
                     "resource": prm.resource,
@@ -111,6 +114,7 @@ class Authorizer:
             self.registration = None
         if self.registration is None and self.registration_lookup is not None:
             self.registration = self.registration_lookup(metadata.issuer)
+            self.registration_from_store = self.registration is not None
 
     async def ensure_registration(self) -> ClientRegistration:
         """Register once per authorization server and reuse it for every later round."""
@@ -136,15 +140,34 @@ class Authorizer:
         else:
             registration = await register_dynamically(self.http, metadata, identity.redirect_uri)
         self.registration = registration
+        self.registration_from_store = False
         if self.on_registration is not None:
             self.on_registration(registration)
         self.observer(
             Event(
-                "registration",
+                EventKind.REGISTRATION,
                 {"client_id": registration.client_id, "reused": False, "kind": registration.kind},
             )
         )
         return registration
+
+    def forget_rejected_registration(self, reason: str) -> bool:
+        """Drop a stored registration the AS no longer accepts, so the next step registers
+        again. Only a dynamically registered client_id from an earlier run is dropped (its AS
+        may have lost its database): a pre-registered or CIMD client_id cannot be replaced by
+        registering, and one registered in this run was just accepted."""
+        registration = self.registration
+        if registration is None or not self.registration_from_store or registration.kind != "dcr":
+            return False
+        self.registration = None
+        self.registration_from_store = False
+        self.observer(
+            Event(
+                EventKind.REGISTRATION_REJECTED,
+                {"client_id": registration.client_id, "reason": reason},
+            )
+        )
+        return True
 
     def _metadata(self) -> AuthorizationServerMetadata:
         if self.as_metadata is None:
@@ -162,7 +185,17 @@ class Authorizer:
 
     async def authorize(self, scopes: list[str]) -> TokenSet:
         """One full authorization-code round trip with PKCE, `state`, `resource` and the
-        RFC 9207 check, through the user agent; returns the tokens."""
+        RFC 9207 check, through the user agent; returns the tokens. If the authorization
+        endpoint refuses a stored registration outright (OAuth 2.1 §4.1.2.1 error page, e.g.
+        "Unknown client" after the AS's database was reset), register again once and retry."""
+        try:
+            return await self._authorize_once(scopes)
+        except AuthorizationRequestRefusedError as exc:
+            if not self.forget_rejected_registration(exc.message):
+                raise
+        return await self._authorize_once(scopes)
+
+    async def _authorize_once(self, scopes: list[str]) -> TokenSet:
         metadata = self._metadata()
         registration = await self.ensure_registration()
         requested = self.scopes_to_request(scopes)
@@ -180,7 +213,9 @@ class Authorizer:
             resource=self.resource,
         )
         added = [scope for scope in requested if scope not in scopes]
-        self.observer(Event("authorization_request", {"requested": requested, "added": added}))
+        self.observer(
+            Event(EventKind.AUTHORIZATION_REQUEST, {"requested": requested, "added": added})
+        )
         url = authorization_url(
             metadata.authorization_endpoint, registration, pending, pkce.challenge
         )
@@ -189,9 +224,10 @@ class Authorizer:
         tokens = await exchange_code(
             self.http, metadata.token_endpoint, registration, pending, code, now=self.clock()
         )
+        self.registration_from_store = False  # the AS accepted it
         self.observer(
             Event(
-                "tokens",
+                EventKind.TOKENS,
                 {
                     "how": "authorization_code",
                     "requested": requested,
@@ -204,20 +240,28 @@ class Authorizer:
         return tokens
 
     async def refresh(self, tokens: TokenSet, reason: str) -> TokenSet:
-        """OAuth 2.1 §4.3 with `resource`; the rotated refresh token replaces the old one."""
+        """OAuth 2.1 §4.3 with `resource`; the rotated refresh token replaces the old one.
+        `invalid_client` for a stored registration (RFC 6749 §5.2: the AS does not know the
+        client) drops that registration, so the authorization that follows registers again."""
         metadata = self._metadata()
         registration = await self.ensure_registration()
-        fresh = await refresh_tokens(
-            self.http,
-            metadata.token_endpoint,
-            registration,
-            tokens,
-            self.resource,
-            now=self.clock(),
-        )
+        try:
+            fresh = await refresh_tokens(
+                self.http,
+                metadata.token_endpoint,
+                registration,
+                tokens,
+                self.resource,
+                now=self.clock(),
+            )
+        except TokenError as exc:
+            if exc.error == "invalid_client":
+                self.forget_rejected_registration(f"{exc.error}: {exc.description or ''}".strip())
+            raise
+        self.registration_from_store = False
         self.observer(
             Event(
-                "tokens",
+                EventKind.TOKENS,
                 {
                     "how": "refresh_token",
                     "reason": reason,

@@ -72,6 +72,17 @@ class UserAgentError(DemoClientError):
     """The user agent (headless or browser) could not complete the login/consent pages."""
 
 
+class AuthorizationRequestRefusedError(UserAgentError):
+    """The authorization endpoint refused the request itself with an error page, before any
+    login or consent page (OAuth 2.1 §4.1.2.1: an unknown client_id or an unregistered
+    redirect URI is shown to the user, never redirected). `message` is the page's text."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(f"the authorization server answered HTTP {status}: {message}")
+
+
 class UnauthorizedError(DemoClientError):
     """The resource server still answered 401 after a fresh authorization."""
 

@@ -17,6 +17,7 @@ from demo_client.mcp_session import http_client, session
 from demo_client.narration import Narrator
 from demo_client.step_up import InsufficientScopePolicy, StepUpAuth
 from demo_client.store import FileStore
+from demo_client.tokens import TokenSet
 from demo_client.user_agents import BrowserUserAgent, ConsentChoice, HeadlessUserAgent, UserAgent
 
 
@@ -50,10 +51,23 @@ def parse_arguments(pairs: list[str]) -> dict[str, object]:
     return arguments
 
 
+def stored_tokens(store: FileStore, authorizer: Authorizer, narrator: Narrator) -> TokenSet | None:
+    """The stored tokens for this resource, only if the authorization server discovery just
+    found issued them (MCP authorization, Token Handling); discovery must have run."""
+    assert authorizer.as_metadata is not None
+    issuer, resource = authorizer.as_metadata.issuer, authorizer.resource
+    others = [i for i in store.issuers_holding_tokens(resource) if i != issuer]
+    if others:
+        narrator.note(
+            f"stored tokens for {resource} were issued by {', '.join(others)}, but the server "
+            f"now names {issuer} as its authorization server: they are not sent"
+        )
+    return store.tokens(resource, issuer)
+
+
 async def call_tool(options: CallOptions) -> int:
     narrator = Narrator()
     store = FileStore(options.store)
-    stored = store.tokens(options.server_url)
     try:
         arguments = parse_arguments(options.arguments)
     except ValueError as exc:
@@ -80,20 +94,22 @@ async def call_tool(options: CallOptions) -> int:
             observer=narrator,
         )
 
-        def keep(tokens: object) -> None:
-            issuer = authorizer.as_metadata.issuer if authorizer.as_metadata else None
-            if issuer is not None:
-                store.save_tokens(options.server_url, issuer, tokens)  # type: ignore[arg-type]
+        def keep(tokens: TokenSet | None) -> None:
+            if authorizer.as_metadata is not None:
+                store.save_tokens(authorizer.resource, authorizer.as_metadata.issuer, tokens)
 
-        auth = StepUpAuth(
-            authorizer,
-            tokens=stored[1] if stored else None,
-            on_tokens=keep,
-            max_step_up_retries=options.max_step_up_retries,
-            on_insufficient_scope=options.on_insufficient_scope,
-            observer=narrator,
-        )
         try:
+            # Discovery first (unauthenticated): which AS this server trusts decides which stored
+            # tokens, if any, may be sent to it.
+            await authorizer.discover()
+            auth = StepUpAuth(
+                authorizer,
+                tokens=stored_tokens(store, authorizer, narrator),
+                on_tokens=keep,
+                max_step_up_retries=options.max_step_up_retries,
+                on_insufficient_scope=options.on_insufficient_scope,
+                observer=narrator,
+            )
             async with session(options.server_url, auth) as mcp:
                 narrator.call(options.tool, arguments)
                 result = await mcp.call_tool(options.tool, arguments)

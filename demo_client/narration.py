@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.markup import escape
 
-from demo_client.events import Event
+from demo_client.events import Event, EventKind
 
 
 def _scopes(scopes: list[str] | None) -> str:
@@ -23,11 +23,12 @@ def _scopes(scopes: list[str] | None) -> str:
     return escape(" ".join(scopes)) if scopes else "(none)"
 
 
-def _expiry(expires_at: float | None, now: float) -> str:
+def _expiry(expires_at: float | None, now: float, clock_label: str = "") -> str:
     if expires_at is None:
         return "no expiry given"
     clock = time.strftime("%H:%M:%S", time.localtime(expires_at))
-    return f"expires {clock} (in {expires_at - now:.0f} s)"
+    on = f" {clock_label}" if clock_label else ""
+    return f"expires {clock}{on} (in {expires_at - now:.0f} s)"
 
 
 class Narrator:
@@ -44,6 +45,8 @@ class Narrator:
         self.stream = stream or sys.stdout
         self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
         self.clock = clock
+        # Said after every expiry time once the story has moved its clock (round 4).
+        self.clock_label = ""
         self.round = 0
         self.tool: str | None = None
         self.events: list[Event] = []
@@ -52,7 +55,7 @@ class Narrator:
     def start_round(self, number: int, title: str, rule: str) -> None:
         self.round, self.tool, self.events = number, None, []
         if self.json_lines:
-            self._json("round_start", {"title": title, "rule": rule})
+            self._json(EventKind.ROUND_START, {"title": title, "rule": rule})
             return
         self.console.print()
         self.console.rule(f"[bold]Round {number}: {escape(title)}", align="left")
@@ -61,20 +64,20 @@ class Narrator:
     def call(self, tool: str, arguments: dict[str, Any]) -> None:
         self.tool = tool
         if self.json_lines:
-            self._json("call", {"arguments": arguments})
+            self._json(EventKind.CALL, {"arguments": arguments})
             return
         args = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
         self.console.print(f"[bold cyan]→ tools/call {tool}({escape(args)})[/bold cyan]")
 
     def note(self, text: str, **data: Any) -> None:
         if self.json_lines:
-            self._json("note", {"text": text, **data})
+            self._json(EventKind.NOTE, {"text": text, **data})
         else:
             self.console.print(f"  {escape(text)}")
 
     def result(self, ok: bool, text: str, problems: list[str] | None = None) -> None:
         if self.json_lines:
-            self._json("round_result", {"ok": ok, "text": text, "problems": problems or []})
+            self._json(EventKind.ROUND_RESULT, {"ok": ok, "text": text, "problems": problems or []})
             return
         if ok:
             self.console.print(f"[bold green]✓ {escape(text)}[/bold green]")
@@ -83,17 +86,34 @@ class Narrator:
             for problem in problems or []:
                 self.console.print(f"[red]    - {escape(problem)}[/red]")
 
-    def summary(self, ok: bool, rounds: int, failed: list[str]) -> None:
+    def skipped(self, text: str) -> None:
         if self.json_lines:
-            self._json("summary", {"ok": ok, "rounds": rounds, "failed_rounds": failed})
+            self._json(EventKind.ROUND_SKIPPED, {"text": text})
+            return
+        self.console.print(f"[bold yellow]- {escape(text)}[/bold yellow]")
+
+    def summary(
+        self, ok: bool, rounds: int, failed: list[str], skipped: list[str] | None = None
+    ) -> None:
+        skipped = skipped or []
+        if self.json_lines:
+            self._json(
+                EventKind.SUMMARY,
+                {"ok": ok, "rounds": rounds, "failed_rounds": failed, "skipped_rounds": skipped},
+            )
             return
         self.console.print()
-        if ok:
+        if not ok:
+            self.console.print(f"[bold red]Story FAILED in: {', '.join(failed)}")
+        elif skipped:
+            self.console.print(
+                f"[bold green]Story complete: {rounds - len(skipped)} of {rounds} rounds behaved "
+                f"as expected[/bold green]; skipped: {', '.join(skipped)} (reason above)."
+            )
+        else:
             self.console.print(
                 f"[bold green]Story complete: all {rounds} rounds behaved as expected."
             )
-        else:
-            self.console.print(f"[bold red]Story FAILED in: {', '.join(failed)}")
 
     # -- the observer ----------------------------------------------------------------------
     def __call__(self, event: Event) -> None:
@@ -105,7 +125,7 @@ class Narrator:
         if render is not None:
             render(event.data)
 
-    def _json(self, kind: str, data: dict[str, Any]) -> None:
+    def _json(self, kind: EventKind, data: dict[str, Any]) -> None:
         line = {"round": self.round, "tool": self.tool, "event": kind, **data}
         self.stream.write(json.dumps(line) + "\n")
         self.stream.flush()
@@ -141,6 +161,13 @@ class Narrator:
             "application_type native, grant_types authorization_code refresh_token"
         )
 
+    def _render_registration_rejected(self, d: dict[str, Any]) -> None:
+        self.console.print(
+            f"  [yellow]the authorization server no longer accepts the stored client_id "
+            f"{escape(d['client_id'])}[/yellow] (was its database reset?): "
+            f"{escape(d['reason'])}\n  → registering again"
+        )
+
     def _render_scope_union(self, d: dict[str, Any]) -> None:
         decision = (
             "strict superset of granted → full authorization (a refresh cannot widen scope)"
@@ -162,7 +189,7 @@ class Narrator:
         self.console.print(f'  authorization request: scope="{_scopes(d["requested"])}"{why}')
 
     def _render_tokens(self, d: dict[str, Any]) -> None:
-        expiry = _expiry(d.get("expires_at"), self.clock())
+        expiry = _expiry(d.get("expires_at"), self.clock(), self.clock_label)
         if d["how"] == "refresh_token":
             rotated = "rotated" if d.get("rotated") else "NOT rotated"
             self.console.print(
@@ -182,7 +209,11 @@ class Narrator:
         )
 
     def _render_refresh_refused(self, d: dict[str, Any]) -> None:
-        self.console.print(f"  refresh refused: {escape(d['error'])} → tokens dropped")
+        detail = f": {d['description']}" if d.get("description") else ""
+        token = f" of {d['refresh_token']}" if d.get("refresh_token") else ""
+        self.console.print(
+            f"  refresh{token} refused ({escape(d['reason'])}) → {escape(d['error'] + detail)}"
+        )
 
     def _render_insufficient_scope_error(self, d: dict[str, Any]) -> None:
         self.console.print(f"  [bold magenta]InsufficientScopeError[/]: {escape(d['message'])}")

@@ -27,7 +27,7 @@ import httpx2
 
 from demo_client.authorizer import Authorizer
 from demo_client.errors import InsufficientScopeError, TokenError, UnauthorizedError
-from demo_client.events import Event, Observer, ignore
+from demo_client.events import Event, EventKind, Observer, fingerprint, ignore
 from demo_client.scopes import is_strict_superset, scope_union, select_initial_scopes
 from demo_client.tokens import TokenSet
 from demo_client.www_authenticate import BearerChallenge, bearer_challenge
@@ -103,7 +103,17 @@ class StepUpAuth(httpx2.Auth):
             self._store(await self.authorizer.refresh(self.tokens, reason))
             return True
         except TokenError as exc:
-            self.observer(Event("refresh_refused", {"error": exc.error, "reason": reason}))
+            self.observer(
+                Event(
+                    EventKind.REFRESH_REFUSED,
+                    {
+                        "error": exc.error,
+                        "description": exc.description,
+                        "reason": f"{reason}; the tokens are dropped",
+                        "refresh_token": fingerprint(self.tokens.refresh_token),
+                    },
+                )
+            )
             self._store(None)
             return False
 
@@ -117,7 +127,9 @@ class StepUpAuth(httpx2.Auth):
     async def _refresh_if_expired(self) -> None:
         async with self._lock:
             if self.tokens is not None and self.tokens.expired(self.clock()):
-                self.observer(Event("token_expired", {"expires_at": self.tokens.expires_at}))
+                self.observer(
+                    Event(EventKind.TOKEN_EXPIRED, {"expires_at": self.tokens.expires_at})
+                )
                 await self._try_refresh("access token expired")
 
     # -- the decisions -----------------------------------------------------------------
@@ -147,7 +159,7 @@ class StepUpAuth(httpx2.Auth):
         )
         self.observer(
             Event(
-                "insufficient_scope_error",
+                EventKind.INSUFFICIENT_SCOPE_ERROR,
                 {"required": error.required_scope, "attempts": attempts, "message": str(error)},
             )
         )
@@ -183,7 +195,7 @@ class StepUpAuth(httpx2.Auth):
             decision = "authorize" if strict or not self.tokens else "refresh"
             self.observer(
                 Event(
-                    "scope_union",
+                    EventKind.SCOPE_UNION,
                     {
                         "previously_requested": list(self.requested),
                         "granted": list(granted),
@@ -243,4 +255,4 @@ class StepUpAuth(httpx2.Auth):
                 "resource_metadata": challenge.resource_metadata,
                 "error_description": challenge.error_description,
             }
-        self.observer(Event("mcp_response", data))
+        self.observer(Event(EventKind.MCP_RESPONSE, data))

@@ -1,9 +1,11 @@
 """File store for `demo-client call`: the registration and tokens survive between runs.
 
-Keyed by (resource, issuer) so a token minted for one server is never sent to another (MCP
+Tokens are stored as `tokens[resource][issuer]` and looked up with the issuer that discovery
+just found, so a token is never sent to a server whose authorization server changed (MCP
 authorization, Token Handling: clients "MUST NOT send tokens to the MCP server other than
-ones issued by the MCP server's authorization server"). The file is created with mode 0600;
-refresh tokens are secrets (OAuth 2.1 §4.3: confidential in transit and storage).
+ones issued by the MCP server's authorization server"). Registrations are keyed by issuer
+(SEP-2352: client credentials are bound to the issuer that issued them). The file is created
+with mode 0600; refresh tokens are secrets (OAuth 2.1 §4.3: confidential in transit and storage).
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ class FileStore:
         except (FileNotFoundError, ValueError):
             return {"registrations": {}, "tokens": {}}
         data.setdefault("registrations", {})
-        data.setdefault("tokens", {})
+        tokens = data.setdefault("tokens", {})
+        for resource, entry in list(tokens.items()):
+            if not isinstance(entry, dict) or "tokens" in entry:  # another layout: not used
+                tokens.pop(resource)
         return data
 
     def _save(self, data: dict[str, Any]) -> None:
@@ -47,15 +52,22 @@ class FileStore:
         data["registrations"][registration.issuer] = registration.to_json()
         self._save(data)
 
-    def tokens(self, resource: str) -> tuple[str, TokenSet] | None:
-        """(issuer, tokens) stored for `resource`."""
-        entry = self._load()["tokens"].get(resource)
-        return (entry["issuer"], TokenSet.from_json(entry["tokens"])) if entry else None
+    def tokens(self, resource: str, issuer: str) -> TokenSet | None:
+        """The tokens stored for `resource` that `issuer` issued, if any."""
+        entry = self._load()["tokens"].get(resource, {}).get(issuer)
+        return TokenSet.from_json(entry) if entry else None
+
+    def issuers_holding_tokens(self, resource: str) -> list[str]:
+        """The issuers of every token set stored for `resource`."""
+        return list(self._load()["tokens"].get(resource, {}))
 
     def save_tokens(self, resource: str, issuer: str, tokens: TokenSet | None) -> None:
         data = self._load()
+        by_issuer = data["tokens"].setdefault(resource, {})
         if tokens is None:
-            data["tokens"].pop(resource, None)
+            by_issuer.pop(issuer, None)
         else:
-            data["tokens"][resource] = {"issuer": issuer, "tokens": tokens.to_json()}
+            by_issuer[issuer] = tokens.to_json()
+        if not by_issuer:
+            data["tokens"].pop(resource)
         self._save(data)

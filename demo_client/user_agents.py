@@ -27,9 +27,12 @@ import httpx2
 
 from demo_client import settings as defaults
 from demo_client.authorization_response import redirect_matches
-from demo_client.errors import UserAgentError
+from demo_client.errors import AuthorizationRequestRefusedError, UserAgentError
 
 MAX_PAGES = 10
+# Elements whose text is not what a page says to its reader (CSS, scripts, the tab title, the
+# site banner): left out of the text an error message quotes.
+NOT_PAGE_TEXT = frozenset({"head", "style", "script", "title", "header", "template"})
 
 
 class UserAgent(Protocol):
@@ -81,8 +84,11 @@ class FormParser(HTMLParser):
         self.forms: list[HtmlForm] = []
         self._current: HtmlForm | None = None
         self.text: list[str] = []
+        self._hidden_depth = 0  # inside <style>, <script>, ...: text not collected
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in NOT_PAGE_TEXT:
+            self._hidden_depth += 1
         a = {k: (v or "") for k, v in attrs}
         if tag == "form":
             self._current = HtmlForm(action=a.get("action"), method=a.get("method", "get").lower())
@@ -107,18 +113,31 @@ class FormParser(HTMLParser):
             form.buttons.append((a["name"], a.get("value", "")))
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in NOT_PAGE_TEXT and self._hidden_depth:
+            self._hidden_depth -= 1
         if tag == "form":
             self._current = None
 
     def handle_data(self, data: str) -> None:
-        if data.strip():
+        if data.strip() and not self._hidden_depth:
             self.text.append(" ".join(data.split()))
 
 
 def parse_forms(html: str) -> tuple[list[HtmlForm], str]:
+    """The page's forms and the text a reader sees (no CSS, scripts, title or banner)."""
     parser = FormParser()
     parser.feed(html)
     return parser.forms, " ".join(parser.text)
+
+
+def page_text(response: httpx2.Response, limit: int = 400) -> str:
+    """What an error answer says, shortened: an HTML page's visible text, or the body as is."""
+    if "html" in response.headers.get("content-type", ""):
+        _, text = parse_forms(response.text)
+    else:
+        text = " ".join(response.text.split())
+    text = text or "(empty body)"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def login_form_data(form: HtmlForm, username: str, password: str) -> list[tuple[str, str]]:
@@ -164,6 +183,9 @@ class HeadlessUserAgent:
 
     async def authorize(self, url: str, redirect_uri: str) -> str:
         response = await self._http.get(url, follow_redirects=False)
+        if not response.is_redirect and response.status_code != 200:
+            # Refused before any page: the request itself (client_id, redirect_uri) is wrong.
+            raise AuthorizationRequestRefusedError(response.status_code, page_text(response))
         for _ in range(MAX_PAGES):
             if response.is_redirect:
                 location = urljoin(str(response.url), response.headers["location"])
@@ -175,9 +197,9 @@ class HeadlessUserAgent:
                 response = await self._http.get(location, follow_redirects=False)
                 continue
             if response.status_code != 200:
-                _, text = parse_forms(response.text)
                 raise UserAgentError(
-                    f"the authorization server answered HTTP {response.status_code}: {text[:400]}"
+                    f"the authorization server answered HTTP {response.status_code}: "
+                    f"{page_text(response)}"
                 )
             response = await self._submit_page(response)
         raise UserAgentError(f"no redirect to {redirect_uri} after {MAX_PAGES} pages")

@@ -5,7 +5,8 @@
   2026-07-28-era version take the SDK's stateless per-request path (no ``initialize``, no
   ``Mcp-Session-Id``, ``Mcp-Method``/``Mcp-Name`` headers); everything else takes the
   2025-11-25 session path (``initialize`` → ``Mcp-Session-Id``).
-- the PRM documents (``prm.py``) and ``/health``: no authentication.
+- the PRM documents (``prm.py``), ``/health`` and ``/`` (``front_page.py``, what this server is
+  and where its endpoints are): no authentication.
 
 No network I/O here: the AS's keys are fetched on first use, so the RS can start before the AS.
 """
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from scoped_tools_server.front_page import front_page_route
 from scoped_tools_server.introspection import IntrospectionTokenVerifier
 from scoped_tools_server.jwks import JwksCache
 from scoped_tools_server.prm import prm_routes
@@ -107,6 +109,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *prm_routes(settings),
         Route(settings.resource_path, gate, methods=["GET", "POST", "DELETE"]),
     ]
+    if settings.resource_path != "/":
+        routes.append(front_page_route(settings))
     app = Starlette(routes=routes, lifespan=lifespan)
     # The resource is exactly ``/mcp``: no 307 from ``/mcp/`` (its Location would be built from the
     # client-sent Host header, before the gate has checked it).

@@ -17,11 +17,12 @@ from typing import Any
 import uvicorn
 
 
-def bind_loopback_socket() -> socket.socket:
-    """A listening-ready TCP socket on 127.0.0.1 with a port chosen by the kernel."""
+def bind_loopback_socket(port: int = 0) -> socket.socket:
+    """A listening-ready TCP socket on 127.0.0.1, on ``port`` or (0) one chosen by the kernel.
+    A fixed port serves a restarted server at the same URL, or the screenshots' default ports."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     return sock
 
 
@@ -57,9 +58,9 @@ def serve_on_socket(
 
 
 @contextlib.contextmanager
-def serve_app(app_for_base_url: Callable[[str], Any]) -> Iterator[str]:
+def serve_app(app_for_base_url: Callable[[str], Any], port: int = 0) -> Iterator[str]:
     """Bind a port, build the app with its own base URL, serve it; yields the base URL."""
-    sock = bind_loopback_socket()
+    sock = bind_loopback_socket(port)
     app = app_for_base_url(socket_base_url(sock))
     with serve_on_socket(app, sock) as base_url:
         yield base_url

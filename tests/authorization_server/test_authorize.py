@@ -18,9 +18,10 @@ def test_unknown_client_is_an_error_page_not_a_redirect(server: AuthServer) -> N
     assert_error_page(response, "Unknown client", "§4.1.2.1")
 
 
-def test_missing_client_id_is_an_error_page(server: AuthServer) -> None:
+def test_missing_client_id_is_an_error_page_that_says_so(server: AuthServer) -> None:
     response = server.http.get("/authorize", params={"redirect_uri": REDIRECT_URI})
-    assert_error_page(response, "Unknown client")
+    assert_error_page(response, "No client_id", "This request sent no client_id", "§4.1.2.1")
+    assert "no client with" not in response.text
 
 
 def test_redirect_mismatch_page_names_rule_shows_registered_and_the_switch(

@@ -193,3 +193,13 @@ def test_dashboard_shows_issuer_switches_and_client_count(start_server) -> None:
     assert "--cimd-allowed-host" in page.text and "<code>workshop.lan</code>" in page.text
     assert "--cimd-ca-bundle" in page.text
     assert "registered clients</th><td>1<" in page.text.replace("\n", "")
+
+
+def test_each_consent_sentence_is_short_enough_to_judge_at_a_glance() -> None:
+    """The consent page is read in seconds: one or two short sentences per scope (a long,
+    hedged offline_access paragraph once confused more than it explained)."""
+    from demo_as.scopes import SCOPE_SENTENCES
+
+    for scope, sentence in SCOPE_SENTENCES.items():
+        assert len(sentence) <= 140, scope
+        assert sentence.count(". ") <= 1, scope

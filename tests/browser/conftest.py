@@ -27,6 +27,11 @@ from demo_as.settings import Settings
 
 RESOURCE = "http://127.0.0.1:8000/mcp"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# UPDATE_SCREENSHOTS=1 rewrites docs/screenshots/; the servers then listen on the default ports so
+# the pictures show what a reader's own stack shows (http://127.0.0.1:9000), not a test port.
+UPDATING_SCREENSHOTS = os.environ.get("UPDATE_SCREENSHOTS") == "1"
+AS_PORT = 9000 if UPDATING_SCREENSHOTS else 0
+RS_PORT = 8000 if UPDATING_SCREENSHOTS else 0
 
 
 def _running_in_ci() -> bool:
@@ -80,7 +85,29 @@ def as_url(tmp_path_factory: pytest.TempPathFactory, resource: str) -> Iterator[
     def app_for(base_url: str):
         return create_app(Settings(issuer=base_url, data_dir=data_dir, resources=[resource]))
 
-    with serve_app(app_for) as base_url:
+    with serve_app(app_for, port=AS_PORT) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="module")
+def rs_url(tmp_path_factory: pytest.TempPathFactory, as_url: str) -> Iterator[str]:
+    """The real scoped_tools_server, trusting ``as_url``, its resource its own ``/mcp``."""
+    from scoped_tools_server.app import create_app as create_rs_app
+    from scoped_tools_server.settings import Settings as RSSettings
+
+    notes = tmp_path_factory.mktemp("scoped_tools") / "notes.db"
+
+    def app_for(base_url: str):
+        return create_rs_app(
+            RSSettings(
+                port=int(base_url.rsplit(":", 1)[1]),
+                resource_url=f"{base_url}/mcp",
+                auth_server=as_url,
+                database_url=f"sqlite:///{notes}",
+            )
+        )
+
+    with serve_app(app_for, port=RS_PORT) as base_url:
         yield base_url
 
 
@@ -94,7 +121,7 @@ def http() -> Iterator[httpx2.Client]:
 def screenshot_dir(tmp_path: Path) -> Path:
     """Where page screenshots go: docs/screenshots/ with UPDATE_SCREENSHOTS=1 (what the README
     shows), otherwise the test's temporary directory so ordinary runs leave the tree untouched."""
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+    if UPDATING_SCREENSHOTS:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         return SCREENSHOTS
     return tmp_path

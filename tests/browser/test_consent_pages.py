@@ -9,6 +9,7 @@ mismatched ``redirect_uri`` must get an error page instead of a redirect (OAuth 
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,9 @@ pytestmark = pytest.mark.browser
 
 
 def unused_loopback_redirect_uri() -> str:
-    """A loopback callback URI on a port nobody listens on (the browser never reaches it)."""
-    sock = bind_loopback_socket()
+    """A loopback callback URI on a port nobody listens on (the browser never reaches it);
+    for the screenshots, demo-client's default callback port."""
+    sock = bind_loopback_socket(8765 if os.environ.get("UPDATE_SCREENSHOTS") == "1" else 0)
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}/callback"

@@ -38,8 +38,10 @@ def test_call_keeps_registration_and_tokens_between_runs(
     assert "registered once" in first.stdout and "'title': 'hi'" in first.stdout
     assert stat.S_IMODE(store.stat().st_mode) == 0o600  # refresh tokens are secrets
     saved = json.loads(store.read_text())
+    # Keyed by (resource, issuer): tokens[resource][issuer].
     assert list(saved["tokens"]) == [stack.server_url]
-    assert "notes:write" in saved["tokens"][stack.server_url]["tokens"]["scope"]
+    assert list(saved["tokens"][stack.server_url]) == [stack.issuer]
+    assert "notes:write" in saved["tokens"][stack.server_url][stack.issuer]["scope"]
 
     second = demo_client("call", "list_notes", *common, cwd=tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr

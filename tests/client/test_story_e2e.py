@@ -35,6 +35,7 @@ def test_every_round_behaves_and_the_story_says_so(stack: EmbeddedStack) -> None
         "ok": True,
         "rounds": len(ROUNDS),
         "failed_rounds": [],
+        "skipped_rounds": [],
     }
     # The step-up ladder, as requested at the AS: read, then read+write, then all three.
     requests = [
@@ -50,12 +51,50 @@ def test_every_round_behaves_and_the_story_says_so(stack: EmbeddedStack) -> None
     # Round 4: refresh before the call, rotated, and both old and current refresh tokens refused.
     refresh = [e for e in events if e["event"] == "tokens" and e["how"] == "refresh_token"]
     assert len(refresh) == 1 and refresh[0]["rotated"] and refresh[0]["round"] == 4
-    refused = [e for e in events if e["round"] == 4 and e["event"] == "note" and e.get("error")]
+    refused = [e for e in events if e["round"] == 4 and e["event"] == "refresh_refused"]
     assert [e["error"] for e in refused] == ["invalid_grant", "invalid_grant"]
+    assert [e["reason"] for e in refused] == [
+        "the old refresh token presented again",
+        "the current refresh token presented again",
+    ]
     # Scopes are lists in JSON lines, and every line carries round and tool.
     assert all("round" in e and "tool" in e for e in events)
     unions = [e for e in events if e["event"] == "scope_union"]
     assert all(isinstance(e["union"], list) for e in unions)
+
+
+def test_the_prose_says_why_each_round_starts_as_it_does(stack: EmbeddedStack) -> None:
+    """What a reader needs to follow the story: times after round 4 are on the simulated clock;
+    rounds 5 and 7 say why a new session starts with a 401; round 5 says what the user unticked."""
+    out = io.StringIO()
+    assert anyio.run(run_story, StoryOptions(server_url=stack.server_url), Narrator(stream=out)), (
+        out.getvalue()
+    )
+    text = out.getvalue()
+    rounds = {int(part.split(":", 1)[0]): part for part in text.split("Round ")[1:]}
+    assert "on the story's simulated clock" in rounds[4]
+    assert "on the story's simulated clock" not in rounds[3]
+    assert "refused (the old refresh token presented again) → invalid_grant" in rounds[4]
+    for number in (5, 7):
+        assert rounds[number].index("new MCP session with no token") < rounds[number].index(
+            "HTTP 401"
+        )
+    assert "UNTICKS notes:write" in rounds[5]
+    assert "presses Deny" in rounds[7]
+
+
+def test_against_an_auto_approving_as_the_consent_rounds_are_skipped_with_the_reason() -> None:
+    """With `--auto-approve` no consent page is shown, so the user cannot untick or deny: rounds
+    5 and 7 are skipped, saying so and naming the switch, instead of failing unexplained."""
+    with embedded_stack(auto_approve=True) as auto:
+        ok, events = run(auto)
+    assert ok
+    skipped = [e for e in events if e["event"] == "round_skipped"]
+    assert [e["round"] for e in skipped] == [5, 7]
+    assert all("DEMO_AS_AUTO_APPROVE=true" in e["text"] for e in skipped)
+    results = [(e["round"], e["ok"]) for e in events if e["event"] == "round_result"]
+    assert results == [(1, True), (2, True), (3, True), (4, True), (6, True)]
+    assert events[-1]["skipped_rounds"] == ["round 5", "round 7"]
 
 
 def test_partial_consent_stops_at_the_cap_with_a_typed_error(stack: EmbeddedStack) -> None:
