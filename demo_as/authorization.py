@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from demo_as import field_limits
 from demo_as.authorization_request import validate_authorization_request
 from demo_as.authorization_response import authorization_redirect_url
 from demo_as.errors import AccessDenied, PageError, PageErrorRoute, RedirectError
@@ -29,6 +30,10 @@ REDIRECT_RESPONSES: dict = {
     303: {"description": "Authorization response to the registered redirect URI"},
 }
 Text = Annotated[str | None, Query(max_length=4000)]
+# Parameters stored with the pending request: the column's limit is the query's (field_limits.py).
+StateText = Annotated[str | None, Query(max_length=field_limits.STATE)]
+RedirectUriText = Annotated[str | None, Query(max_length=field_limits.REDIRECT_URI)]
+ResourceText = Annotated[str | None, Query(max_length=field_limits.RESOURCE)]
 
 
 def client_label(client: Client) -> str:
@@ -51,12 +56,12 @@ def authorize(
     store: StoreDep,
     response_type: Text = None,
     client_id: Text = None,
-    redirect_uri: Text = None,
+    redirect_uri: RedirectUriText = None,
     scope: Text = None,
-    state: Text = None,
+    state: StateText = None,
     code_challenge: Text = None,
     code_challenge_method: Text = None,
-    resource: Text = None,
+    resource: ResourceText = None,
 ) -> Response:
     settings = request.app.state.settings
     items = request.query_params.multi_items()

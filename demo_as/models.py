@@ -15,6 +15,8 @@ from sqlalchemy import JSON, Column
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from demo_as import field_limits
+
 # Registered ids are short ("client-" + 24 characters); a client ID metadata document URL is the
 # client_id itself (docs/cimd.md), so every client_id column holds up to this many characters.
 CLIENT_ID_LENGTH = 1000
@@ -31,12 +33,12 @@ class Client(ASTable, table=True):
 
     client_id: str = Field(primary_key=True, max_length=CLIENT_ID_LENGTH)
     client_secret_hash: str | None = Field(default=None, max_length=64)
-    client_name: str | None = Field(default=None, max_length=200)
+    client_name: str | None = Field(default=None, max_length=field_limits.CLIENT_NAME)
     redirect_uris: list[str] = Field(sa_column=Column(JSON, nullable=False))
     grant_types: list[str] = Field(sa_column=Column(JSON, nullable=False))
     response_types: list[str] = Field(sa_column=Column(JSON, nullable=False))
     token_endpoint_auth_method: str = Field(max_length=32)
-    scope: str | None = Field(default=None, max_length=1000)
+    scope: str | None = Field(default=None, max_length=field_limits.SCOPE)
     client_id_issued_at: int
 
 
@@ -57,10 +59,10 @@ class PendingAuthorization(ASTable, table=True):
 
     id: str = Field(primary_key=True, max_length=64)
     client_id: str = Field(index=True, max_length=CLIENT_ID_LENGTH)
-    redirect_uri: str = Field(max_length=2000)
-    state: str | None = Field(default=None, max_length=2000)
+    redirect_uri: str = Field(max_length=field_limits.REDIRECT_URI)
+    state: str | None = Field(default=None, max_length=field_limits.STATE)
     scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    resource: str = Field(max_length=2000)
+    resource: str = Field(max_length=field_limits.RESOURCE)
     code_challenge: str = Field(max_length=128)
     username: str | None = Field(default=None, max_length=200)
     csrf_hash: str | None = Field(default=None, max_length=64)
@@ -73,9 +75,9 @@ class AuthorizationCode(ASTable, table=True):
 
     code_hash: str = Field(primary_key=True, max_length=64)
     client_id: str = Field(index=True, max_length=CLIENT_ID_LENGTH)
-    redirect_uri: str = Field(max_length=2000)
+    redirect_uri: str = Field(max_length=field_limits.REDIRECT_URI)
     scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    resource: str = Field(max_length=2000)
+    resource: str = Field(max_length=field_limits.RESOURCE)
     code_challenge: str = Field(max_length=128)
     username: str = Field(max_length=200)
     expires_at: int
@@ -93,7 +95,7 @@ class Grant(ASTable, table=True):
     client_id: str = Field(index=True, max_length=CLIENT_ID_LENGTH)
     username: str = Field(max_length=200)
     scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    resource: str = Field(max_length=2000)
+    resource: str = Field(max_length=field_limits.RESOURCE)
     created_at: int
     revoked_at: int | None = None
     revoked_reason: str | None = Field(default=None, max_length=200)

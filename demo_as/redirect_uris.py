@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from demo_as import field_limits
+
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 MAX_REDIRECT_URIS = 10
-MAX_REDIRECT_URI_LENGTH = 2000
+MAX_REDIRECT_URI_LENGTH = field_limits.REDIRECT_URI
 ALLOWED_FORMS = (
     "redirect URIs must use scheme http or https with host exactly 127.0.0.1, localhost or [::1], "
     "an optional valid port (1-65535), a path, no userinfo, no fragment and no wildcard, e.g. "

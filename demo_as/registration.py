@@ -10,6 +10,7 @@ import secrets
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from demo_as import field_limits
 from demo_as.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from demo_as.db import new_secret, now, secret_hash
 from demo_as.errors import (
@@ -26,8 +27,8 @@ from demo_as.store import StoreDep
 
 router = APIRouter(tags=["registration"], route_class=RegistrationErrorRoute)
 
-MAX_CLIENT_NAME_LENGTH = 200
-MAX_SCOPE_LENGTH = 1000
+MAX_CLIENT_NAME_LENGTH = field_limits.CLIENT_NAME
+MAX_SCOPE_LENGTH = field_limits.SCOPE
 SUPPORTED_GRANT_TYPES = ("authorization_code", "refresh_token")
 
 

@@ -1,5 +1,29 @@
-"""Shared pytest configuration. Program-specific fixtures live in each test folder's conftest.
+"""Shared pytest configuration. Program-specific fixtures live in each test folder's conftest;
+the storage backends (``database_url``: SQLite and PostgreSQL) are shared by several folders.
 
 Helper modules that several test folders use (``serving.py``) sit in ``tests/`` and are importable
 as top-level modules because ``pythonpath = ["tests"]`` is set in pyproject.toml.
 """
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness.backends import BACKENDS, fresh_database
+from harness.postgres_cluster import PostgresServer
+from harness.postgres_cluster import postgres_server as start_postgres_server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL cluster for the whole run (started on first use)."""
+    with start_postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty AS database for one test, once on SQLite and once on PostgreSQL."""
+    yield from fresh_database(request, tmp_path)
