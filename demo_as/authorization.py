@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from demo_as import field_limits
 from demo_as.authorization_request import validate_authorization_request
 from demo_as.authorization_response import authorization_redirect_url
+from demo_as.browser_binding import browser_binding, new_binding, set_binding_cookie
 from demo_as.errors import AccessDenied, PageError, PageErrorRoute, RedirectError
 from demo_as.models import Client, PendingAuthorization
 from demo_as.scopes import scope_sentence
@@ -77,11 +78,15 @@ def authorize(
         return approve(request, store, pending, username, validated.scopes, status_code=302)
 
     store.add_pending(pending)
+    binding = browser_binding(request)
+    fresh_binding = binding or new_binding()
     username = store.login_session_user(request.cookies.get(SESSION_COOKIE), settings.users)
     if username is None:
-        page = login_page(request, store, pending, validated.client)
+        page = login_page(request, store, pending, validated.client, fresh_binding)
     else:
-        page = consent_page(request, store, pending, validated.client, username)
+        page = consent_page(request, store, pending, validated.client, username, fresh_binding)
+    if binding is None:
+        set_binding_cookie(page, fresh_binding, secure=settings.issuer.startswith("https://"))
     store.commit()
     return page
 
@@ -91,10 +96,11 @@ def login_page(
     store: Store,
     pending: PendingAuthorization,
     client: Client,
+    binding: str,
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    csrf_token = store.rotate_csrf_token(pending.id)
+    csrf_token = store.rotate_csrf_token(pending.id, binding)
     return request.app.state.pages.render(
         request,
         "login.html",
@@ -111,9 +117,14 @@ def login_page(
 
 
 def consent_page(
-    request: Request, store: Store, pending: PendingAuthorization, client: Client, username: str
+    request: Request,
+    store: Store,
+    pending: PendingAuthorization,
+    client: Client,
+    username: str,
+    binding: str,
 ) -> HTMLResponse:
-    csrf_token = store.rotate_csrf_token(pending.id, username=username)
+    csrf_token = store.rotate_csrf_token(pending.id, binding, username=username)
     already = store.granted_scopes(username, client.client_id)
     parts = urlsplit(pending.redirect_uri)
     return request.app.state.pages.render(
@@ -160,17 +171,24 @@ def approve(
     return RedirectResponse(success_redirect(request, pending, code), status_code=status_code)
 
 
-def form_pending(store: Store, request_id: str, csrf_token: str) -> PendingAuthorization:
+def form_pending(
+    request: Request, store: Store, request_id: str, csrf_token: str
+) -> tuple[PendingAuthorization, str]:
+    """The pending request of a login/consent submission, and the binding of the browser that
+    opened it (the submission's own cookie, checked against the form's token)."""
+    binding = browser_binding(request)
     try:
-        return store.pending_for_form(request_id, csrf_token)
+        pending = store.pending_for_form(request_id, csrf_token, binding)
     except LookupError as error:
         raise PageError(
             title="This sign-in form cannot be used",
             rule="Each login/consent form carries a CSRF token bound to one pending authorization "
-            "request; it is valid once and for 10 minutes.",
+            "request and to the browser that opened it; it is valid once and for 10 minutes.",
             section="RFC 6749 §10.12; OAuth 2.1 draft-13 §7.10",
             explanation=f"{error}. Start again from the application.",
         ) from None
+    assert binding is not None  # pending_for_form refuses a submission without one
+    return pending, binding
 
 
 FormText = Annotated[str, Form(max_length=4000)]
@@ -191,7 +209,7 @@ def login(
     password: FormText,
 ) -> Response:
     settings = request.app.state.settings
-    pending = form_pending(store, request_id, csrf_token)
+    pending, binding = form_pending(request, store, request_id, csrf_token)
     client = store.client(pending.client_id)
     if client is None:
         raise PageError(
@@ -202,10 +220,11 @@ def login(
         )
     expected = settings.users.get(username)
     if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
-        page = login_page(request, store, pending, client, "Wrong username or password.", 400)
+        error = "Wrong username or password."
+        page = login_page(request, store, pending, client, binding, error, 400)
         store.commit()
         return page
-    response = consent_page(request, store, pending, client, username)
+    response = consent_page(request, store, pending, client, username, binding)
     response.set_cookie(
         SESSION_COOKIE,
         store.create_login_session(username),
@@ -232,7 +251,7 @@ def consent(
     decision: FormText,
     scope: Annotated[list[str], Form(max_length=50)] = [],  # noqa: B006 - FastAPI form default
 ) -> Response:
-    pending = form_pending(store, request_id, csrf_token)
+    pending, _binding = form_pending(request, store, request_id, csrf_token)
     if pending.username is None:
         raise PageError(
             "Not signed in",

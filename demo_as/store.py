@@ -25,6 +25,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
 from demo_as.authorization_request import AuthorizationRequest
+from demo_as.browser_binding import bound_token_hash
 from demo_as.db import new_secret, now, secret_hash, session
 from demo_as.keys import key_set
 from demo_as.models import (
@@ -143,12 +144,13 @@ class Store:
         self.db.add(pending)
         self.db.flush()
 
-    def rotate_csrf_token(self, pending_id: str, username: str | None = None) -> str:
+    def rotate_csrf_token(self, pending_id: str, binding: str, username: str | None = None) -> str:
         """A fresh CSRF token for the next form of this pending request (RFC 6749 §10.12; OAuth
-        2.1 draft-13 §7.10). Only its hash is stored, and each form gets a new one, so a token
-        works once."""
+        2.1 draft-13 §7.10). Only its hash, bound to the browser's cookie (browser_binding.py),
+        is stored, and each form gets a new one, so a token works once and only in the browser
+        it was shown to."""
         token = new_secret()
-        values: dict = {"csrf_hash": secret_hash(token)}
+        values: dict = {"csrf_hash": bound_token_hash(binding, token)}
         if username is not None:
             values["username"] = username
         self.db.exec(
@@ -159,19 +161,28 @@ class Store:
         )
         return token
 
-    def pending_for_form(self, pending_id: str, csrf_token: str) -> PendingAuthorization:
+    def pending_for_form(
+        self, pending_id: str, csrf_token: str, binding: str | None
+    ) -> PendingAuthorization:
         """The pending request a form submission belongs to; LookupError names why it is refused.
 
-        The CSRF token must be the one issued for *this* request (RFC 6749 §10.12: bound to the
-        user-agent's authenticated state; here bound to the pending request it was rendered for).
+        The CSRF token must be the one issued for *this* request, and the submission must come
+        from the browser it was shown to (RFC 6749 §10.12: bound to the user-agent's state;
+        OWASP pre-session tokens against login CSRF).
         """
         pending = self.db.get(PendingAuthorization, pending_id)
         if pending is None or pending.expires_at <= now():
             raise LookupError("this authorization request has expired or was already answered")
-        if not pending.csrf_hash or not hmac.compare_digest(
-            secret_hash(csrf_token), pending.csrf_hash
-        ):
-            raise LookupError("the form's CSRF token is not valid for this authorization request")
+        if binding is None:
+            raise LookupError(
+                "this browser did not open the authorization request (its demo_as_browser "
+                "cookie is missing; are cookies blocked?)"
+            )
+        presented = bound_token_hash(binding, csrf_token)
+        if not pending.csrf_hash or not hmac.compare_digest(presented, pending.csrf_hash):
+            raise LookupError(
+                "the form's CSRF token is not valid for this authorization request in this browser"
+            )
         return pending
 
     def consume_pending(self, pending: PendingAuthorization) -> bool:
