@@ -21,7 +21,6 @@ from demo_as.store import Store, StoreDep, pending_for
 
 router = APIRouter(tags=["authorization"], route_class=PageErrorRoute)
 
-SESSION_COOKIE = "demo_as_session"
 HTML_RESPONSES: dict = {
     400: {"description": "HTML error page naming the rule", "content": {"text/html": {}}},
     413: {"description": "Body too large"},
@@ -78,13 +77,10 @@ def authorize(
         return approve(request, store, pending, username, validated.scopes, status_code=302)
 
     store.add_pending(pending)
+    # Every request signs the user in: no cookie skips the password (see login_page).
     binding = browser_binding(request)
     fresh_binding = binding or new_binding()
-    username = store.login_session_user(request.cookies.get(SESSION_COOKIE), settings.users)
-    if username is None:
-        page = login_page(request, store, pending, validated.client, fresh_binding)
-    else:
-        page = consent_page(request, store, pending, validated.client, username, fresh_binding)
+    page = login_page(request, store, pending, validated.client, fresh_binding)
     if binding is None:
         set_binding_cookie(page, fresh_binding, secure=settings.issuer.startswith("https://"))
     store.commit()
@@ -100,6 +96,23 @@ def login_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    """The login form, shown for EVERY authorization request: there is no "stay signed in"
+    session cookie (issue #12.1).
+
+    Cookies ignore ports (RFC 6265 §8.5) and every loopback port is the same site, so any cookie
+    the AS sets on 127.0.0.1 is also sent to whatever program listens on a client's loopback
+    callback port, and a ``Path`` restriction does not stop it: that program can answer the
+    callback by sending the browser on to a path of its own port that the cookie covers. A
+    cookie that skipped the password would therefore let any local program open /authorize for
+    its own client and every scope and approve its consent form itself.
+
+    OAuth 2.1 draft-13 §7.12.2 (RFC 9700 §4.11.2): "The AS MUST always authenticate the user
+    first", and for native clients, whose identity cannot be proven, the AS "SHOULD NOT process
+    authorization requests automatically without user consent or interaction" (OAuth 2.1
+    draft-13 §7.3.1, "Impersonation of Native Apps"). So each authorization request shows the
+    login form; the only cookie is the browser binding (browser_binding.py), which authenticates
+    nobody.
+    """
     csrf_token = store.rotate_csrf_token(pending.id, binding)
     return request.app.state.pages.render(
         request,
@@ -225,14 +238,6 @@ def login(
         store.commit()
         return page
     response = consent_page(request, store, pending, client, username, binding)
-    response.set_cookie(
-        SESSION_COOKIE,
-        store.create_login_session(username),
-        httponly=True,
-        samesite="lax",
-        secure=settings.issuer.startswith("https://"),
-        path="/",
-    )
     store.commit()
     return response
 

@@ -1,6 +1,6 @@
 """SQLModel tables of the demo authorization server.
 
-Secrets (client secrets, authorization codes, refresh tokens, login session ids, CSRF tokens) are
+Secrets (client secrets, authorization codes, refresh tokens, CSRF tokens) are
 stored only as SHA-256 hashes: they are 256-bit random values, so a plain hash is enough to make a
 stolen database useless for replay (RFC 6749 §10.3/§10.5, OAuth 2.1 §7.1). The signing key is the
 one secret kept in clear: this is a demo AS, and a restart must keep issued tokens valid.
@@ -128,14 +128,6 @@ class Consent(ASTable, table=True):
     username: str = Field(primary_key=True, max_length=200)
     client_id: str = Field(primary_key=True, max_length=CLIENT_ID_LENGTH)
     scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
-
-
-class LoginSession(ASTable, table=True):
-    """A login session cookie's hashed id, so later rounds can skip the login form."""
-
-    id_hash: str = Field(primary_key=True, max_length=64)
-    username: str = Field(max_length=200)
-    expires_at: int
 
 
 class ClientMetadataDocument(ASTable, table=True):

@@ -1,5 +1,5 @@
-"""The AS's storage: clients, signing keys, pending authorization requests, consents, login
-sessions, authorization codes, grants, refresh tokens and access-token records.
+"""The AS's storage: clients, signing keys, pending authorization requests, consents,
+authorization codes, grants, refresh tokens and access-token records.
 
 One ``Store`` wraps one SQLModel session for one request (``get_store``, a FastAPI dependency;
 routes take ``store: StoreDep``). Methods stage reads and writes in that session; nothing is
@@ -35,7 +35,6 @@ from demo_as.models import (
     ClientMetadataDocument,
     Consent,
     Grant,
-    LoginSession,
     PendingAuthorization,
     RefreshToken,
     SigningKey,
@@ -43,7 +42,6 @@ from demo_as.models import (
 from demo_as.scopes import scope_union
 
 PENDING_TTL = 600  # seconds a user has for login + consent
-LOGIN_SESSION_TTL = 3600
 
 
 @dataclass(frozen=True)
@@ -140,7 +138,6 @@ class Store:
         """Store a validated authorization request for the login/consent forms."""
         # /authorize is unauthenticated: drop abandoned requests so they cannot pile up.
         self.db.exec(delete(PendingAuthorization).where(PendingAuthorization.expires_at <= now()))
-        self.db.exec(delete(LoginSession).where(LoginSession.expires_at <= now()))
         self.db.add(pending)
         self.db.flush()
 
@@ -197,7 +194,7 @@ class Store:
         )
         return result.rowcount == 1
 
-    # --- consents and login sessions --------------------------------------------------------
+    # --- consents --------------------------------------------------------------------------
 
     def granted_scopes(self, username: str, client_id: str) -> list[str]:
         """What this user has granted this client so far."""
@@ -212,28 +209,6 @@ class Store:
         else:
             consent.scopes = scope_union(consent.scopes, scopes)
             self.db.add(consent)
-
-    def create_login_session(self, username: str) -> str:
-        """A new login session; returns the cookie value (only its hash is stored)."""
-        session_id = new_secret()
-        self.db.add(
-            LoginSession(
-                id_hash=secret_hash(session_id),
-                username=username,
-                expires_at=now() + LOGIN_SESSION_TTL,
-            )
-        )
-        return session_id
-
-    def login_session_user(self, session_id: str | None, users: dict[str, str]) -> str | None:
-        """The user of a live login session, if the cookie names one (and the user still
-        exists)."""
-        if not session_id or len(session_id) > 200:
-            return None
-        row = self.db.get(LoginSession, secret_hash(session_id))
-        if row is None or row.expires_at <= now() or row.username not in users:
-            return None
-        return row.username
 
     # --- codes, grants and tokens -----------------------------------------------------------
 

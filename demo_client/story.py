@@ -92,7 +92,7 @@ class Story:
     def user_agent(self, consent: ConsentChoice) -> UserAgent:
         if self.o.browser:
             return BrowserUserAgent(timeout=self.o.browser_timeout, announce=self.n.note)
-        # One cookie jar for all rounds: after the first login the AS may skip the login page.
+        # One cookie jar for all rounds (an AS may skip the login page on later rounds).
         return HeadlessUserAgent(
             username=self.o.username, password=self.o.password, consent=consent, http=self.http
         )

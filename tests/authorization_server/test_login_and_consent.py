@@ -130,17 +130,20 @@ def test_consent_form_works_once(server: AuthServer) -> None:
     assert "location" not in replay.headers
 
 
-def test_login_session_cookie_skips_login_and_shows_already_granted(server: AuthServer) -> None:
+def test_step_up_signs_in_again_and_shows_already_granted(server: AuthServer) -> None:
+    """OAuth 2.1 §7.3.1/§7.12.2: each request authenticates the user (no session cookie skips the
+    password); the consent page still marks what this user granted this client before."""
     client = server.register()
     server.tokens_via_forms(client["client_id"], scope="notes:read")
     cookie = server.http.cookies.jar
-    (session_cookie,) = [c for c in cookie if c.name == "demo_as_session"]
-    assert session_cookie.has_nonstandard_attr("HttpOnly")
-    assert session_cookie.get_nonstandard_attr("SameSite", "").lower() == "lax"
+    (binding,) = [c for c in cookie if c.name == "demo_as_browser"]
+    assert binding.has_nonstandard_attr("HttpOnly")
+    assert binding.get_nonstandard_attr("SameSite", "").lower() == "lax"
 
     page = server.authorize(client["client_id"], scope="notes:read notes:write")
     assert page.status_code == 200
-    assert 'name="password"' not in page.text  # straight to consent
+    assert 'name="password"' in page.text  # the login form again
+    page = server.login(page)
     items = page.text.split('name="scope"')[1:]
     assert "already granted" in items[0] and "notes:read" in items[0]
     assert "new" in items[1] and "notes:write" in items[1]

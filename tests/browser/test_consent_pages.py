@@ -217,9 +217,10 @@ def test_a_step_up_consent_marks_what_was_granted_before(
     assert offered_scopes(page) == {"notes:read": True}
     press(page, "approve", client)
 
-    # The step-up request asks for the union; the login session lets the AS skip the login page.
+    # The step-up request asks for the union; the user signs in again (no session cookie).
     client.callbacks.clear()
     page.goto(client.authorize_url(as_url))
+    sign_in(page)
     page.wait_for_selector("input[type=checkbox][name=scope]")
     tags = {
         scope: page.locator(f"li:has(input[value='{scope}']) .tag").inner_text().strip()

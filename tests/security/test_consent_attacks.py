@@ -160,14 +160,14 @@ def test_consent_deny_redirects_access_denied_without_a_code(stack, http) -> Non
 
 
 def test_login_with_wrong_password_is_refused(stack) -> None:
-    """RFC 6749 §10.12 / OAuth 2.1 §7.12.2: a wrong password gives no session cookie, no
-    session row and no consent form."""
+    """RFC 6749 §10.12 / OAuth 2.1 §7.12.2: a wrong password gives no cookie, no consent form and
+    changes nothing but the form's (rotated) CSRF token."""
     with httpx2.Client(timeout=15.0) as http:
         client = register(http, stack.as_url, [REDIRECT])
         request = AuthorizationRequest(client["client_id"], REDIRECT, stack.resource)
         page = http.get(f"{stack.as_url}/authorize", params=request.params())
         form = only_form(page)
-        sessions = count(stack.engine, "loginsession")
+        pending = count(stack.engine, "pendingauthorization", "username IS NOT NULL")
         response = http.post(
             f"{stack.as_url}/login",
             data=form_data([*form.hidden, ("username", "alice"), ("password", "not-her-password")]),
@@ -175,7 +175,7 @@ def test_login_with_wrong_password_is_refused(stack) -> None:
         assert response.status_code == 400
         assert 'name="decision"' not in response.text
         assert "set-cookie" not in response.headers
-        assert count(stack.engine, "loginsession") == sessions
+        assert count(stack.engine, "pendingauthorization", "username IS NOT NULL") == pending
 
 
 def test_consent_page_forbids_framing_and_caching(stack, http) -> None:
@@ -188,18 +188,13 @@ def test_consent_page_forbids_framing_and_caching(stack, http) -> None:
     assert "no-store" in page.headers["cache-control"]
 
 
-def test_login_session_cookie_is_httponly_and_samesite(stack) -> None:
-    """RFC 6265 §4.1.2.6 / RFC 9700 §4.7 (CSRF): the session cookie is unreadable by script and
-    not sent on cross-site POSTs."""
+def test_browser_binding_cookie_is_httponly_and_samesite(stack) -> None:
+    """RFC 6265 §4.1.2.6 / RFC 9700 §4.7 (CSRF): the browser binding cookie is unreadable by
+    script and not sent on cross-site POSTs."""
     with httpx2.Client(timeout=15.0) as http:
         client = register(http, stack.as_url, [REDIRECT])
         request = AuthorizationRequest(client["client_id"], REDIRECT, stack.resource)
-        page = http.get(f"{stack.as_url}/authorize", params=request.params())
-        form = only_form(page)
-        response = http.post(
-            f"{stack.as_url}/login",
-            data=form_data([*form.hidden, ("username", "alice"), ("password", "wonderland")]),
-        )
+        response = http.get(f"{stack.as_url}/authorize", params=request.params())
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie
     assert "samesite=lax" in cookie or "samesite=strict" in cookie
