@@ -14,6 +14,7 @@ from demo_as import field_limits
 from demo_as.authorization_request import validate_authorization_request
 from demo_as.authorization_response import authorization_redirect_url
 from demo_as.browser_binding import browser_binding, new_binding, set_binding_cookie
+from demo_as.deferred_errors import defer_error, deferred_error
 from demo_as.errors import AccessDenied, PageError, PageErrorRoute, RedirectError
 from demo_as.models import Client, PendingAuthorization
 from demo_as.scopes import scope_sentence
@@ -66,7 +67,15 @@ def authorize(
     settings = request.app.state.settings
     items = request.query_params.multi_items()
     client = request.app.state.document_clients.client(store, client_id)
-    validated = validate_authorization_request(items, client, settings)
+    try:
+        validated = validate_authorization_request(items, client, settings)
+    except RedirectError as error:
+        if settings.auto_approve or client is None:
+            raise
+        # OAuth 2.1 §7.12.2: authenticate the user first, then redirect (deferred_errors.py).
+        page = first_login_page(request, store, defer_error(store, client.client_id, error), client)
+        store.commit()
+        return page
     pending = pending_for(validated)
 
     if settings.auto_approve:
@@ -78,12 +87,21 @@ def authorize(
 
     store.add_pending(pending)
     # Every request signs the user in: no cookie skips the password (see login_page).
+    page = first_login_page(request, store, pending, validated.client)
+    store.commit()
+    return page
+
+
+def first_login_page(
+    request: Request, store: Store, pending: PendingAuthorization, client: Client
+) -> Response:
+    """The login form answering GET /authorize, setting the browser binding cookie if needed."""
     binding = browser_binding(request)
     fresh_binding = binding or new_binding()
-    page = login_page(request, store, pending, validated.client, fresh_binding)
+    page = login_page(request, store, pending, client, fresh_binding)
     if binding is None:
-        set_binding_cookie(page, fresh_binding, secure=settings.issuer.startswith("https://"))
-    store.commit()
+        secure = request.app.state.settings.issuer.startswith("https://")
+        set_binding_cookie(page, fresh_binding, secure=secure)
     return page
 
 
@@ -204,6 +222,16 @@ def form_pending(
     return pending, binding
 
 
+def already_answered() -> PageError:
+    """RFC 6749 §10.12: a form is answered once."""
+    return PageError(
+        "Already answered",
+        "A login or consent form is answered once.",
+        "RFC 6749 §10.12",
+        "This request was already answered.",
+    )
+
+
 FormText = Annotated[str, Form(max_length=4000)]
 
 
@@ -237,6 +265,11 @@ def login(
         page = login_page(request, store, pending, client, binding, error, 400)
         store.commit()
         return page
+    if (waiting := deferred_error(store, pending)) is not None:
+        if not store.consume_pending(pending):
+            raise already_answered()
+        store.commit()
+        raise waiting
     response = consent_page(request, store, pending, client, username, binding)
     store.commit()
     return response
@@ -272,12 +305,7 @@ def consent(
             "The form was not submitted by its buttons.",
         )
     if not store.consume_pending(pending):
-        raise PageError(
-            "Already answered",
-            "A consent form is answered once.",
-            "RFC 6749 §10.12",
-            "This request was already answered.",
-        )
+        raise already_answered()
     if decision == "deny":
         store.commit()
         raise RedirectError(

@@ -145,3 +145,16 @@ class ClientMetadataDocument(ASTable, table=True):
     fetched_at: int = Field(index=True)
     expires_at: int
     document: dict = Field(sa_column=Column(JSON, nullable=False))
+
+
+class PendingAuthorizationError(ASTable, table=True):
+    """The error of an authorization request whose client and redirect URI were verified, kept
+    until the user has signed in (OAuth 2.1 §7.12.2: authenticate first, then redirect; see
+    deferred_errors.py). The pending request with the same id holds the redirect URI, ``state``
+    and the login form's CSRF token; deleting it deletes this row."""
+
+    pending_id: str = Field(
+        primary_key=True, max_length=64, foreign_key="pendingauthorization.id", ondelete="CASCADE"
+    )
+    error: str = Field(max_length=64)
+    error_description: str = Field(max_length=1000)

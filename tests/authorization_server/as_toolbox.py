@@ -115,6 +115,14 @@ class AuthServer:
     def authorize(self, client_id: str, **overrides: Any) -> httpx2.Response:
         return self.http.get("/authorize", params=self.authorize_params(client_id, **overrides))
 
+    def answer_after_login(self, params: Any) -> httpx2.Response:
+        """GET /authorize with ``params``; it must show the login form (never redirect before the
+        user signed in, OAuth 2.1 §7.12.2); returns the answer to signing in."""
+        page = self.http.get("/authorize", params=params)
+        assert page.status_code == 200 and "location" not in page.headers, page.text[:500]
+        assert 'name="password"' in page.text
+        return self.login(page)
+
     def login(
         self, page: httpx2.Response, username: str = "alice", password: str = "wonderland"
     ) -> httpx2.Response:

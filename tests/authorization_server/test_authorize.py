@@ -108,9 +108,13 @@ ERROR_CASES = [
 def test_errors_after_redirect_check_redirect_with_state_and_iss(
     server: AuthServer, overrides: dict, error: str
 ) -> None:
+    """OAuth 2.1 §7.12.2 / RFC 9700 §4.11.2: "The AS MUST always authenticate the user first
+    [...] before redirecting the user". Once client and redirect URI are verified, the error
+    waits behind the login form and then goes to the redirect URI with state and iss."""
     client = server.register()
-    response = server.authorize(client["client_id"], state="xyz 123/+", **overrides)
-    assert response.status_code == 302
+    params = server.authorize_params(client["client_id"], state="xyz 123/+", **overrides)
+    response = server.answer_after_login(params)
+    assert response.status_code == 303
     location = response.headers["location"]
     assert location.startswith(REDIRECT_URI + "?")
     query = query_of(location)
@@ -123,7 +127,8 @@ def test_errors_after_redirect_check_redirect_with_state_and_iss(
 
 def test_error_redirect_without_state_has_no_state(server: AuthServer) -> None:
     client = server.register()
-    response = server.authorize(client["client_id"], state=None, response_type="token")
+    params = server.authorize_params(client["client_id"], state=None, response_type="token")
+    response = server.answer_after_login(params)
     assert "state" not in query_of(response.headers["location"])
 
 
@@ -131,7 +136,7 @@ def test_repeated_parameter_is_invalid_request(server: AuthServer) -> None:
     client = server.register()
     params = list(server.authorize_params(client["client_id"]).items())
     params.append(("scope", "notes:write"))
-    response = server.http.get("/authorize", params=params)
+    response = server.answer_after_login(params)
     query = query_of(response.headers["location"])
     assert query["error"] == "invalid_request"
     assert "scope" in query["error_description"]
@@ -141,7 +146,7 @@ def test_two_resources_are_invalid_target(server: AuthServer) -> None:
     client = server.register()
     params = list(server.authorize_params(client["client_id"]).items())
     params.append(("resource", "http://127.0.0.1:8000/mcp"))
-    response = server.http.get("/authorize", params=params)
+    response = server.answer_after_login(params)
     assert query_of(response.headers["location"])["error"] == "invalid_target"
 
 

@@ -153,12 +153,15 @@ def form_data(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def login(http: httpx2.Client, page: httpx2.Response, user: str = "alice") -> httpx2.Response:
-    """Submit the login form (architecture.md step 1); follows one 303 to the consent page."""
+    """Submit the login form (architecture.md step 1); follows one 303 that stays on the AS (to
+    the consent page), never one to the client (an error delivered after sign-in)."""
     form = only_form(page)
     data = [*form.hidden, ("username", user), ("password", USERS[user])]
     response = submit(http, page, form, data)
-    if response.status_code in (302, 303) and "code=" not in response.headers.get("location", ""):
-        response = http.get(urljoin(str(response.url), response.headers["location"]))
+    if response.status_code in (302, 303):
+        location = urljoin(str(response.url), response.headers["location"])
+        if urlsplit(location).netloc == urlsplit(str(response.url)).netloc:
+            response = http.get(location)
     return response
 
 

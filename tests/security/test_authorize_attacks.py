@@ -6,7 +6,9 @@ Two kinds of refusal, and the difference is the security property:
 * while the client or its redirect URI is not verified, the answer is an HTML error page and
   **never** a redirect (the AS must not become an open redirector);
 * once both are verified, errors go to the registered redirect URI carrying ``error``, the
-  client's ``state`` and the AS's ``iss`` (RFC 9207 §2), and nothing is stored.
+  client's ``state`` and the AS's ``iss`` (RFC 9207 §2), but only after the user has signed in
+  (OAuth 2.1 §7.12.2: "The AS MUST always authenticate the user first"), and nothing is left
+  stored.
 """
 
 from __future__ import annotations
@@ -40,12 +42,20 @@ def refused_page(stack, http: httpx2.Client, params: dict[str, str]) -> httpx2.R
     return response
 
 
+def answer_after_sign_in(stack, http: httpx2.Client, params) -> httpx2.Response:
+    """OAuth 2.1 §7.12.2: the login form first (never a redirect), then the answer."""
+    page = http.get(f"{stack.as_url}/authorize", params=params)
+    assert page.status_code == 200 and "location" not in page.headers, page.text[:500]
+    return login(http, page)
+
+
 def refused_redirect(
     stack, http: httpx2.Client, request: AuthorizationRequest, error: str, **overrides
 ) -> dict[str, str]:
-    """The error goes to the verified redirect URI with error, state and iss; nothing stored."""
+    """After sign-in the error goes to the verified redirect URI with error, state and iss;
+    nothing is left stored."""
     with unchanged(stack.engine):
-        response = http.get(f"{stack.as_url}/authorize", params=request.params(**overrides))
+        response = answer_after_sign_in(stack, http, request.params(**overrides))
     assert response.status_code in (302, 303), response.text[:500]
     location = response.headers["location"]
     assert location.startswith(request.redirect_uri + "?"), location
@@ -190,8 +200,8 @@ def test_authorize_two_resources_are_refused(stack, http) -> None:
     request = new_request(stack, http)
     params = [*request.params().items(), ("resource", stack.other_resource)]
     with unchanged(stack.engine):
-        response = http.get(f"{stack.as_url}/authorize", params=params)
-    assert response.status_code == 302
+        response = answer_after_sign_in(stack, http, params)
+    assert response.status_code == 303
     assert query_of(response.headers["location"])["error"] == "invalid_target"
 
 
@@ -205,7 +215,7 @@ def test_authorize_state_is_not_reflected_as_html(stack, http) -> None:
     assert SCRIPT not in page.text and "<img src=x" not in page.text
     consent_page = login(http, page)
     assert SCRIPT not in consent_page.text and "<img src=x" not in consent_page.text
-    error = http.get(f"{stack.as_url}/authorize", params=request.params(scope="bogus:scope"))
+    error = answer_after_sign_in(stack, http, request.params(scope="bogus:scope"))
     assert "<" not in error.headers["location"], "state must be URL-encoded in the redirect"
     assert query_of(error.headers["location"])["state"] == request.state
 
@@ -243,3 +253,21 @@ def test_authorize_pages_forbid_framing(stack, http) -> None:
     assert page.headers["x-frame-options"].upper() == "DENY"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert "no-store" in page.headers["cache-control"]
+
+
+def test_authorize_error_waits_for_the_user_to_sign_in(stack, http) -> None:
+    """OAuth 2.1 §7.12.2 / RFC 9700 §4.11.2: an attacker can register a client and send an
+    erroneous request on purpose so the AS redirects the user straight to the attacker's page.
+    "The AS MUST always authenticate the user first ... before redirecting the user": the error
+    is delivered only after the password, and nothing is left behind."""
+    request = new_request(stack, http)
+    with unchanged(stack.engine):
+        page = http.get(f"{stack.as_url}/authorize", params=request.params(response_type="token"))
+        assert page.status_code == 200 and "location" not in page.headers
+        assert any(name == "password" for name, _ in only_form(page).inputs)
+        answer = login(http, page)
+    assert answer.status_code == 303
+    params = query_of(answer.headers["location"])
+    assert answer.headers["location"].startswith(REDIRECT + "?")
+    assert params["error"] == "unsupported_response_type" and "code" not in params
+    assert params["state"] == request.state and params["iss"] == stack.as_url
