@@ -238,8 +238,8 @@ FormText = Annotated[str, Form(max_length=4000)]
 @router.post(
     "/login",
     response_class=HTMLResponse,
-    responses={200: {"content": {"text/html": {}}}, **HTML_RESPONSES},
-    summary="Login form submission; answers with the consent page",
+    responses={200: {"content": {"text/html": {}}}, **REDIRECT_RESPONSES, **HTML_RESPONSES},
+    summary="Login form submission; answers with the consent page (or a waiting error redirect)",
 )
 def login(
     request: Request,
