@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from demo_as import field_limits
 from demo_as.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from demo_as.db import new_secret, now, secret_hash
+from demo_as.display_text import first_spoofing_character
 from demo_as.errors import (
     InvalidClientMetadata,
     InvalidRedirectUri,
@@ -78,6 +79,10 @@ def client_metadata_problem(metadata: ClientMetadata, supported_scopes: list[str
         0 < len(metadata.client_name) <= MAX_CLIENT_NAME_LENGTH
     ):
         return f"client_name must be 1 to {MAX_CLIENT_NAME_LENGTH} characters"
+    if metadata.client_name is not None and (
+        problem := first_spoofing_character(metadata.client_name)
+    ):
+        return f"client_name contains {problem}"
     if metadata.scope is not None:
         if len(metadata.scope) > MAX_SCOPE_LENGTH:
             return f"scope may be at most {MAX_SCOPE_LENGTH} characters"
