@@ -33,11 +33,13 @@ COPY demo_client ./demo_client
 RUN uv sync --locked --no-dev
 
 # Run as an unprivileged user. /data holds the AS database (a named volume in compose); creating
-# it here, owned by that user, makes a fresh named volume inherit the ownership.
+# it here, owned by that user and mode 0700 (the database holds the private signing key), makes a
+# fresh named volume inherit both. The AS creates its files there 0600.
 RUN groupadd --gid 10001 app \
  && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/app app \
  && mkdir -p /data \
- && chown 10001:10001 /data
+ && chown 10001:10001 /data \
+ && chmod 0700 /data
 USER 10001:10001
 # Relative default paths (./data, the client's state directory) land in the user's home, which it
 # can write; /app stays read-only for it.

@@ -23,6 +23,7 @@ from demo_as.errors import install_error_handlers
 from demo_as.keys import load_or_create_signing_key
 from demo_as.middleware import BodySizeLimit, SecurityHeaders
 from demo_as.pages import Pages
+from demo_as.private_files import private_directory
 from demo_as.settings import Settings
 
 
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     No network I/O happens here. The engine is disposed when the app's lifespan ends.
     """
     settings = settings or Settings()
+    if not settings.database_url:
+        private_directory(settings.data_dir)  # the default SQLite database and the key live here
     engine = create_db_engine(settings.effective_database_url)
 
     @asynccontextmanager

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from demo_as.models import ASTable
+from demo_as.private_files import private_directory, private_sqlite_file
 
 
 def create_db_engine(database_url: str) -> Engine:
@@ -24,7 +25,11 @@ def create_db_engine(database_url: str) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            # The database holds the signing key: directory 0700, files 0600 (private_files.py).
+            database = Path(url.database)
+            if not database.parent.exists():
+                private_directory(database.parent)
+            private_sqlite_file(database)
         engine = create_engine(
             database_url, connect_args={"check_same_thread": False, "timeout": 30}
         )

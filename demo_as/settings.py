@@ -55,7 +55,11 @@ class Settings(BaseSettings):
         description="Issuer identifier, used byte for byte in metadata, iss and tokens "
         "(no trailing slash).",
     )
-    data_dir: Path = Field(Path("./data"), description="Where the default SQLite file lives.")
+    data_dir: Path = Field(
+        Path("./data"),
+        description="Where the default SQLite file lives (created 0700, its files 0600: it "
+        "holds the signing key).",
+    )
     database_url: str | None = Field(
         None,
         description="Any SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db (install the "
