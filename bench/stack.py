@@ -143,6 +143,12 @@ def start_as(workdir: Path, resources: list[str], port: int, prefix: Sequence[st
         INTROSPECTION_SECRET,
         "--access-token-ttl",
         str(BENCH_ACCESS_TOKEN_TTL),
+        # The load generator registers new clients from 127.0.0.1 far faster than the
+        # per-address default and keeps more than the default cap (demo_as/registration_bounds.py).
+        "--registration-rate-per-minute",
+        "1000000",
+        "--max-clients",
+        "1000000",
     ]
     for resource in resources:
         argv += ["--resource", resource]

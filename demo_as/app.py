@@ -20,10 +20,12 @@ from demo_as import (
 from demo_as.cimd_clients import DocumentClients
 from demo_as.db import create_db_engine
 from demo_as.errors import install_error_handlers
+from demo_as.housekeeping import AUTHORIZE_PURGE_INTERVAL, PeriodicPurge
 from demo_as.keys import load_or_create_signing_key
 from demo_as.middleware import BodySizeLimit, SecurityHeaders
 from demo_as.pages import Pages
 from demo_as.private_files import private_directory
+from demo_as.registration_bounds import RegistrationRate
 from demo_as.settings import Settings
 
 
@@ -56,6 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.signing_key = load_or_create_signing_key(engine)
     app.state.pages = Pages()
     app.state.document_clients = DocumentClients(settings, engine)
+    app.state.registration_rate = RegistrationRate(settings.registration_rate_per_minute)
+    app.state.periodic_purge = PeriodicPurge(
+        engine, settings.unused_client_ttl, AUTHORIZE_PURGE_INTERVAL
+    )
     for module in (
         metadata,
         registration,

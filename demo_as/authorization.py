@@ -66,6 +66,7 @@ def authorize(
 ) -> Response:
     settings = request.app.state.settings
     items = request.query_params.multi_items()
+    request.app.state.periodic_purge.maybe_run()  # codes made here, e.g. by auto-approve
     client = request.app.state.document_clients.client(store, client_id)
     try:
         validated = validate_authorization_request(items, client, settings)

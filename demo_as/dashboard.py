@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from demo_as.metadata import endpoint
+from demo_as.registration_bounds import registration_bounds
 from demo_as.store import StoreDep
 
 router = APIRouter(tags=["operations"])
@@ -62,5 +63,9 @@ def dashboard(request: Request, store: StoreDep) -> HTMLResponse:
     return request.app.state.pages.render(
         request,
         "dashboard.html",
-        {"endpoints": endpoints, "client_count": store.client_count()},
+        {
+            "endpoints": endpoints,
+            "client_count": store.client_count(),
+            "bounds": registration_bounds(settings),
+        },
     )

@@ -56,6 +56,10 @@ class OAuthError(Exception):
     def body(self) -> OAuthErrorBody:
         return OAuthErrorBody(error=self.error, error_description=self.description)
 
+    def headers(self) -> dict[str, str]:
+        """Extra response headers (e.g. ``Retry-After`` on a 429)."""
+        return {}
+
 
 class InvalidRequest(OAuthError):
     """RFC 6749 §5.2 / §4.1.2.1: missing, repeated or malformed parameter."""
@@ -159,7 +163,7 @@ def oauth_error_response(
     error: OAuthError, status_code: int | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     """RFC 6749 §5.2: JSON body, ``no-store``; 401 + ``WWW-Authenticate`` for Basic failures."""
-    all_headers = {**(headers or {}), **NO_STORE}
+    all_headers = {**(headers or {}), **error.headers(), **NO_STORE}
     if error.www_authenticate:
         all_headers["WWW-Authenticate"] = error.www_authenticate
     return JSONResponse(

@@ -18,3 +18,6 @@ RESOURCE = 2000
 # RFC 7591 §2 human-readable metadata and the registered scope string.
 CLIENT_NAME = 200
 SCOPE = 1000
+# RFC 7591 §2 ``redirect_uris`` (a JSON column): at most this many, together this long.
+REDIRECT_URIS = 10
+REDIRECT_URIS_TOTAL = 4000

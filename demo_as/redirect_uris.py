@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from demo_as import field_limits
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-MAX_REDIRECT_URIS = 10
+MAX_REDIRECT_URIS = field_limits.REDIRECT_URIS
 MAX_REDIRECT_URI_LENGTH = field_limits.REDIRECT_URI
 ALLOWED_FORMS = (
     "redirect URIs must use scheme http or https with host exactly 127.0.0.1, localhost or [::1], "
@@ -83,6 +83,11 @@ def redirect_uris_problem(uris: object) -> str | None:
         return "redirect_uris is required and must be a non-empty array of strings"
     if len(uris) > MAX_REDIRECT_URIS:
         return f"at most {MAX_REDIRECT_URIS} redirect URIs may be registered"
+    if sum(len(uri) for uri in uris if isinstance(uri, str)) > field_limits.REDIRECT_URIS_TOTAL:
+        return (
+            f"the redirect URIs may total at most {field_limits.REDIRECT_URIS_TOTAL} characters "
+            "(registration is unauthenticated, so what it stores is bounded)"
+        )
     for uri in uris:
         problem = redirect_uri_problem(uri)
         if problem:

@@ -20,9 +20,11 @@ from demo_as.errors import (
     OAuthErrorBody,
     RegistrationErrorRoute,
 )
+from demo_as.housekeeping import purge_stale
 from demo_as.models import Client
 from demo_as.parameters import no_store
 from demo_as.redirect_uris import redirect_uris_problem
+from demo_as.registration_bounds import RegistryFull
 from demo_as.scopes import parse_scope, unknown_scopes
 from demo_as.store import StoreDep
 
@@ -108,7 +110,11 @@ def new_client_id() -> str:
     response_model=ClientInformation,
     response_model_exclude_none=True,
     dependencies=[Depends(no_store)],
-    responses={400: {"model": OAuthErrorBody}, 413: {"model": OAuthErrorBody}},
+    responses={
+        400: {"model": OAuthErrorBody},
+        413: {"model": OAuthErrorBody},
+        429: {"model": OAuthErrorBody, "description": "Too many registrations from this address"},
+    },
     summary="RFC 7591 dynamic client registration (loopback redirect URIs only)",
 )
 def register(metadata: ClientMetadata, request: Request, store: StoreDep) -> ClientInformation:
@@ -130,6 +136,12 @@ def register(metadata: ClientMetadata, request: Request, store: StoreDep) -> Cli
         scope=" ".join(parse_scope(metadata.scope)) if metadata.scope else None,
         client_id_issued_at=now(),
     )
+    # Bounds (registration_bounds.py): the per-source rate, then purge and the total cap.
+    request.app.state.registration_rate.check(request.client.host if request.client else "?")
+    purge_stale(store.db, settings.unused_client_ttl)
+    if store.client_count() >= settings.max_clients:
+        store.commit()  # keep what the purge deleted; only the new client is refused
+        raise RegistryFull(settings.max_clients, settings.unused_client_ttl)
     store.add_client(client)
     store.commit()
     return ClientInformation(

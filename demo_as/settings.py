@@ -111,6 +111,21 @@ class Settings(BaseSettings):
         description="PEM file of extra CAs to trust when fetching client ID metadata documents "
         "(docs/cimd.md).",
     )
+    registration_rate_per_minute: int = Field(
+        120,
+        ge=1,
+        description="Registrations accepted per client address in any minute (429 beyond). "
+        "Attendees behind one NAT or reverse proxy share one address: raise it for big rooms.",
+    )
+    max_clients: int = Field(
+        5000, ge=1, description="Registered clients kept at most (400 beyond)."
+    )
+    unused_client_ttl: int = Field(
+        3600,
+        ge=1,
+        description="Seconds after which a registered client that never completed an "
+        "authorization is deleted.",
+    )
 
     _split = field_validator(
         "resources", "scopes", "demo_users", "cimd_allowed_hosts", mode="before"

@@ -7,6 +7,7 @@ as top-level modules because ``pythonpath = ["tests"]`` is set in pyproject.toml
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,11 @@ import pytest
 from harness.backends import BACKENDS, fresh_database
 from harness.postgres_cluster import PostgresServer
 from harness.postgres_cluster import postgres_server as start_postgres_server
+
+# Every test client registers from 127.0.0.1, far more often than the default per-address rate
+# (demo_as/registration_bounds.py). Servers built in-process and started as subprocesses read
+# this; tests of the rate itself pass their own value.
+os.environ.setdefault("DEMO_AS_REGISTRATION_RATE_PER_MINUTE", "1000000")
 
 
 @pytest.fixture(scope="session")
