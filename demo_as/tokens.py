@@ -18,6 +18,7 @@ from demo_as.errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
 )
+from demo_as.grant_superseding import SUPERSEDED, superseded_grant_ids
 from demo_as.jwt_access_tokens import AccessTokenClaims, mint_access_token
 from demo_as.models import Client, Grant
 from demo_as.parameters import no_store, single_valued_form
@@ -123,6 +124,8 @@ def redeem_authorization_code(
         # Lost a race with a concurrent redemption: that is a replay too.
         fresh = store.find_code(code)
         raise code_replayed(store, fresh.grant_id if fresh else None)
+    for earlier in superseded_grant_ids(store.db, grant):  # same transaction as the new grant
+        store.revoke_grant(earlier, SUPERSEDED)
     store.commit()
     return body
 
