@@ -26,9 +26,10 @@ def test_the_dashboard_keeps_flag_names_whole_and_links_its_documents(
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(f"{as_url}/")
     flags = page.locator("code.flag")
-    assert flags.all_inner_texts() == SWITCHES
+    names = flags.all_inner_texts()
+    assert set(SWITCHES) <= set(names), names
     # One line box per flag: the name is never wrapped inside itself.
-    assert flags.evaluate_all("els => els.map(e => e.getClientRects().length)") == [1, 1, 1]
+    assert flags.evaluate_all("els => els.map(e => e.getClientRects().length)") == [1] * len(names)
     if width == 960:
         page.screenshot(path=screenshot_dir / "dashboard.png", full_page=True)
     for name, path in [
