@@ -92,16 +92,18 @@ class Server:
             self.process.wait(timeout=10)
 
 
-def start_server(name: str, argv: list[str], base_url: str, workdir: Path) -> Server:
+def start_server(
+    name: str, argv: list[str], base_url: str, workdir: Path, env: dict[str, str] | None = None
+) -> Server:
     """Start ``argv`` in ``workdir``; call ``wait_healthy`` before using it."""
     log_path = workdir / f"{name}.log"
     with log_path.open("ab") as log:
-        process = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env=env)
     return Server(name=name, base_url=base_url, process=process, log_path=log_path)
 
 
-def wait_healthy(servers: list[Server], timeout: float = 60.0) -> None:
-    """Wait until every server's ``GET /health`` answers 200 (they start in parallel)."""
+def wait_healthy(servers: list[Server], timeout: float = 180.0, path: str = "/health") -> None:
+    """Wait until every server's ``GET <path>`` answers 200 (they start in parallel)."""
     deadline = time.monotonic() + timeout
     waiting = list(servers)
     while waiting:
@@ -112,7 +114,7 @@ def wait_healthy(servers: list[Server], timeout: float = 60.0) -> None:
             )
         try:
             if (
-                httpx2.get(f"{server.base_url}/health", timeout=2.0, trust_env=False).status_code
+                httpx2.get(f"{server.base_url}{path}", timeout=2.0, trust_env=False).status_code
                 == 200
             ):
                 waiting.pop(0)
