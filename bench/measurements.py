@@ -261,34 +261,49 @@ class StoryTimings:
         return statistics.median(self.cpu_seconds) if self.cpu_seconds else 0.0
 
 
-def measure_story(runs: int, workdir: Any) -> StoryTimings:
-    """Wall time of ``demo-client story`` (embedded mode: it starts its own AS and RS), through
-    the installed console script, exactly as a workshop attendee runs it; the time until its
-    first line of output; and its CPU time (user + system, from ``wait4``)."""
-    timings = StoryTimings([], [], [], [])
-    for _ in range(runs):
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [console_script("demo-client"), "story"],
-            cwd=workdir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        first_line = time.perf_counter() - started
-        rest = process.stdout.read()
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            tail = (first + rest).decode(errors="replace")[-1500:]
-            timings.failures.append(f"exit {process.returncode}: {tail}")
-        else:
-            timings.seconds.append(elapsed)
-            timings.first_line.append(first_line)
-            timings.cpu_seconds.append(usage.ru_utime + usage.ru_stime)
-    return timings
+def run_story_once(workdir: Any, env: dict[str, str], timings: StoryTimings) -> None:
+    """One ``demo-client story`` through the installed console script: wall time, time to the
+    first line of output, CPU time (user + system, from ``wait4``)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [console_script("demo-client"), "story"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    first_line = time.perf_counter() - started
+    rest = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        tail = (first + rest).decode(errors="replace")[-1500:]
+        timings.failures.append(f"exit {process.returncode}: {tail}")
+    else:
+        timings.seconds.append(elapsed)
+        timings.first_line.append(first_line)
+        timings.cpu_seconds.append(usage.ru_utime + usage.ru_stime)
+
+
+def measure_story(runs: int, workdir: Path) -> tuple[StoryTimings, StoryTimings]:
+    """``demo-client story`` (embedded mode: it starts its own AS and RS) as installed, and with
+    a bytecode cache (``PYTHONPYCACHEPREFIX`` in ``workdir``, filled by one unmeasured run), in
+    alternating runs. The first is what a workshop attendee gets on a machine that keeps no
+    bytecode (this one sets PYTHONDONTWRITEBYTECODE); the second what any other machine gets
+    from its second run on."""
+    installed_env = dict(os.environ)
+    cached_env = {**os.environ, "PYTHONPYCACHEPREFIX": str(workdir / "pycache")}
+    filling_env = {k: v for k, v in cached_env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    installed, cached = StoryTimings([], [], [], []), StoryTimings([], [], [], [])
+    run_story_once(workdir, filling_env, StoryTimings([], [], [], []))
+    for index in range(runs):
+        order = [(installed_env, installed), (cached_env, cached)]
+        for env, timings in order if index % 2 == 0 else order[::-1]:
+            run_story_once(workdir, env, timings)
+    return installed, cached
 
 
 def bytecode_line() -> str:

@@ -244,40 +244,61 @@ async def measure_load_and_memory(report: Report, stack: Stack, sizes: Sizes, to
 
 
 def measure_story(report: Report, sizes: Sizes, workdir: Path) -> None:
-    story = m.measure_story(sizes.story_runs, workdir)
-    for failure in story.failures:
+    story, cached = m.measure_story(sizes.story_runs, workdir)
+    for failure in story.failures + cached.failures:
         report.fail(f"demo-client story failed: {failure}")
-    if story.seconds:
+    if not story.seconds:
+        return
+    report.add(
+        Figure(
+            "story_seconds",
+            story.median,
+            "s",
+            STORY_MEANING,
+            2,
+            goal="< 2",
+            check=lambda value: value < 2,
+            why_missed="See `story_cpu_seconds`, `story_bytecode_*` and Profile §3 below: most "
+            "of it is importing (and, without bytecode on disk, compiling) the MCP SDK, FastAPI "
+            "and SQLAlchemy.",
+        )
+    )
+    report.add(
+        Figure(
+            "story_first_line_seconds",
+            story.median_first_line,
+            "s",
+            "time until `demo-client story` prints its first line, median of the runs",
+            2,
+            goal="< 0.7",
+            check=lambda value: value < 0.7,
+        )
+    )
+    report.add(Figure("story_cpu_seconds", story.median_cpu, "s", STORY_CPU_MEANING, 2))
+    if cached.seconds:
+        report.add(Figure("story_bytecode_seconds", cached.median, "s", STORY_CACHED_MEANING, 2))
         report.add(
             Figure(
-                "story_seconds",
-                story.median,
+                "story_bytecode_first_line_seconds",
+                cached.median_first_line,
                 "s",
-                STORY_MEANING,
+                "the same, time to its first line",
                 2,
-                goal="< 2",
-                check=lambda value: value < 2,
-                why_missed="See `story_cpu_seconds` and Profile §3 below: most of it is "
-                "importing (and, without bytecode on disk, compiling) the SDK, FastAPI and "
-                "SQLAlchemy.",
             )
         )
         report.add(
-            Figure(
-                "story_first_line_seconds",
-                story.median_first_line,
-                "s",
-                "time until `demo-client story` prints its first line, median of the runs",
-                2,
-                goal="< 0.7",
-                check=lambda value: value < 0.7,
-            )
+            Figure("story_bytecode_cpu_seconds", cached.median_cpu, "s", "the same, CPU time", 2)
         )
-        report.add(Figure("story_cpu_seconds", story.median_cpu, "s", STORY_CPU_MEANING, 2))
-        report.detail("story runs (s): " + ", ".join(f"{s:.2f}" for s in story.seconds))
-        report.detail("story first lines (s): " + ", ".join(f"{s:.2f}" for s in story.first_line))
-        report.detail("story CPU (s): " + ", ".join(f"{s:.2f}" for s in story.cpu_seconds))
-        report.detail(m.bytecode_line())
+    for label, timings in (("as installed", story), ("with bytecode", cached)):
+        report.detail(
+            f"story runs {label} (s): wall "
+            + ", ".join(f"{s:.2f}" for s in timings.seconds)
+            + "; first line "
+            + ", ".join(f"{s:.2f}" for s in timings.first_line)
+            + "; CPU "
+            + ", ".join(f"{s:.2f}" for s in timings.cpu_seconds)
+        )
+    report.detail(m.bytecode_line())
 
 
 async def measure_servers(
@@ -367,6 +388,10 @@ LOAD_MEANING = (
 )
 STORY_MEANING = "`demo-client story` wall time, embedded mode, median of the runs"
 STORY_CPU_MEANING = "CPU time (user + system) of that process, AS and RS included, median"
+STORY_CACHED_MEANING = (
+    "`demo-client story` wall time with a bytecode cache (PYTHONPYCACHEPREFIX, filled by one "
+    "unmeasured run), alternating with the runs above"
+)
 
 
 if __name__ == "__main__":
