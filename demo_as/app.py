@@ -20,6 +20,7 @@ from demo_as import (
 from demo_as.cimd_clients import DocumentClients
 from demo_as.db import create_db_engine
 from demo_as.errors import install_error_handlers
+from demo_as.key_cache import VerificationKeys
 from demo_as.keys import load_or_create_signing_key
 from demo_as.middleware import BodySizeLimit, SecurityHeaders
 from demo_as.pages import Pages
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.signing_key = load_or_create_signing_key(engine)
+    app.state.verification_keys = VerificationKeys()
     app.state.pages = Pages()
     app.state.document_clients = DocumentClients(settings, engine)
     for module in (
