@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     No network I/O happens here. The engine is disposed when the app's lifespan ends.
     """
     settings = settings or Settings()
-    engine = create_db_engine(settings.effective_database_url)
+    engine = create_db_engine(settings.effective_database_url, settings.sqlite_synchronous.value)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
