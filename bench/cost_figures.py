@@ -6,6 +6,7 @@ the cores move it little:
 
 - AS CPU per new client's first token, ours and the peer's (``peer.py``), alternating rounds;
 - AS CPU per ``/introspect``, ours and the peer's;
+- refresh grants with SQLite ``synchronous=NORMAL`` ÷ ``FULL``;
 - RS CPU per request with 10,000 distinct valid tokens ÷ with one token (verified-token cache);
 - RS memory per held 2025-11-25 session, and what the session cap makes of it;
 - whoami throughput of our RS with ``--token-check introspect`` ÷ the peer's RS with pooled
@@ -26,7 +27,7 @@ from pathlib import Path
 import httpx2
 from loadgen import LoadResult, RequestFailed, http_client, run_load
 from mcp_raw import modern_headers, open_session, tool_call_body, tool_result
-from oauth_flow import token_round_trip
+from oauth_flow import refresh, token_round_trip
 from peer import PeerIntrospect, PeerStack, PeerToolCall, peer_token_round_trip
 from stack import INTROSPECTION_SECRET, Server
 
@@ -165,6 +166,29 @@ async def as_introspection(
     return await alternate(sides, concurrency=8, seconds=sizes.round_seconds, rounds=sizes.rounds)
 
 
+class RefreshChains:
+    """Request function: one refresh grant, each worker rotating its own chain."""
+
+    def __init__(self, issuer: str, grants: list) -> None:
+        self.issuer, self.grants = issuer, grants
+
+    async def __call__(self, client: httpx2.AsyncClient, worker_id: int) -> None:
+        await refresh(client, self.issuer, self.grants[worker_id])
+
+
+async def refresh_by_sync_mode(
+    normal: Server, full: Server, resource: str, sizes: CostSizes
+) -> list[Side]:
+    """Refresh grants, 32 workers, on an AS with SQLite ``synchronous=NORMAL`` (the default) and
+    one with ``FULL`` (fsync per commit), alternating rounds."""
+    sides = []
+    async with http_client(32) as client:
+        for label, server in (("synchronous=NORMAL", normal), ("synchronous=FULL", full)):
+            grants = [await token_round_trip(client, server.base_url, resource) for _ in range(32)]
+            sides.append(Side(label, RefreshChains(server.base_url, grants), [server]))
+    return await alternate(sides, concurrency=32, seconds=sizes.round_seconds, rounds=sizes.rounds)
+
+
 # -- the RS: the verified-token cache at scale, sessions, introspection ------------------------
 
 
@@ -212,6 +236,17 @@ class WhoamiWithTokens:
         tool_result(response)
 
 
+async def with_retries(request: Callable, client: httpx2.AsyncClient, attempts: int = 3) -> None:
+    """One request outside a timed run (a warm-up), retried on a dropped connection."""
+    for attempt in range(attempts):
+        try:
+            await request(client, 0)
+            return
+        except httpx2.TransportError:
+            if attempt == attempts - 1:
+                raise
+
+
 async def token_cache_scaling(
     rs: Server, as_database: Path, issuer: str, one_token: str, sizes: CostSizes
 ) -> list[Side]:
@@ -222,7 +257,7 @@ async def token_cache_scaling(
     many = WhoamiWithTokens(url, tokens)
     async with http_client(32) as client:
         for _ in range(len(tokens) // 32 + 1):
-            await asyncio.gather(*(many(client, 0) for _ in range(32)))
+            await asyncio.gather(*(with_retries(many, client) for _ in range(32)))
     sides = [
         Side("1 token", WhoamiWithTokens(url, [one_token]), [rs]),
         Side(f"{len(tokens)} tokens", many, [rs]),

@@ -14,7 +14,7 @@ from loadgen import http_client
 from measurements import obtain_token
 from peer import PeerStack, peer_token_round_trip
 from report import Figure, Report
-from stack import Server
+from stack import Server, free_loopback_port, start_as, wait_healthy
 
 PEER = "the official python-sdk simple-auth example (same SDK, same run, alternating rounds)"
 
@@ -173,16 +173,47 @@ async def introspection_peer_figures(
     )
 
 
+async def sync_mode_figures(
+    report: Report, auth: Server, workdir: Path, resource: str, sizes: c.CostSizes
+) -> None:
+    full = start_as(
+        workdir,
+        [resource],
+        free_loopback_port(),
+        name="demo_as_sync_full",
+        extra=["--sqlite-synchronous", "full"],
+    )
+    try:
+        wait_healthy([full])
+        sides = await c.refresh_by_sync_mode(auth, full, resource, sizes)
+    finally:
+        full.stop()
+    check_errors(report, sides)
+    normal, fsync = sides
+    report.add(
+        Figure(
+            "sqlite_normal_vs_full_refresh_ratio",
+            ratio(normal.rps, fsync.rps),
+            "×",
+            "refresh grants/s (32 workers) with SQLite synchronous=NORMAL (the default) ÷ "
+            "FULL (fsync per commit), two ASes in alternating rounds",
+            2,
+        )
+    )
+    detail_sides(report, "SQLite synchronous", sides)
+
+
 async def measure_costs(
     report: Report,
     *,
     auth: Server,
     rs_jwt: Server,
     rs_introspect: Server,
-    as_database: Path,
+    workdir: Path,
     peer: PeerStack | None,
     sizes: c.CostSizes,
 ) -> None:
+    as_database = workdir / "demo_as.db"
     resource = f"{rs_jwt.base_url}/mcp"
     token = (await obtain_token(auth.base_url, resource)).access_token
     intro_token = (await obtain_token(auth.base_url, f"{rs_introspect.base_url}/mcp")).access_token
@@ -199,6 +230,7 @@ async def measure_costs(
         report, rs_introspect, auth, intro_token, peer, peer_token, sizes
     )
     await session_figures(report, rs_jwt, token, sizes)
+    await sync_mode_figures(report, auth, workdir, resource, sizes)
 
 
 FIRST_TOKEN_MEANING = (

@@ -313,7 +313,7 @@ async def measure_servers(
         auth=stack.auth,
         rs_jwt=stack.gate_on,
         rs_introspect=stack.introspect,
-        as_database=workdir / "demo_as.db",
+        workdir=workdir,
         peer=peer,
         sizes=cost_figures.QUICK_COSTS if report.quick else cost_figures.FULL_COSTS,
     )

@@ -126,10 +126,18 @@ def wait_healthy(servers: list[Server], timeout: float = 180.0, path: str = "/he
         time.sleep(0.05)
 
 
-def start_as(workdir: Path, resources: list[str], port: int, prefix: Sequence[str] = ()) -> Server:
+def start_as(
+    workdir: Path,
+    resources: list[str],
+    port: int,
+    prefix: Sequence[str] = (),
+    *,
+    name: str = "demo_as",
+    extra: Sequence[str] = (),
+) -> Server:
     """``demo-as`` with auto-approve (no login/consent pages), introspection enabled and a
-    token lifetime longer than the run; its own SQLite file in ``workdir``. ``prefix`` runs it
-    under another program (a profiler)."""
+    token lifetime longer than the run; its own SQLite file ``<name>.db`` in ``workdir``.
+    ``prefix`` runs it under another program (a profiler); ``extra`` adds options."""
     base_url = f"http://127.0.0.1:{port}"
     argv = [
         *prefix,
@@ -139,7 +147,7 @@ def start_as(workdir: Path, resources: list[str], port: int, prefix: Sequence[st
         "--issuer",
         base_url,
         "--database-url",
-        f"sqlite:///{workdir / 'demo_as.db'}",
+        f"sqlite:///{workdir / (name + '.db')}",
         "--auto-approve",
         "--introspection-secret",
         INTROSPECTION_SECRET,
@@ -148,7 +156,7 @@ def start_as(workdir: Path, resources: list[str], port: int, prefix: Sequence[st
     ]
     for resource in resources:
         argv += ["--resource", resource]
-    return start_server("demo_as", argv, base_url, workdir)
+    return start_server(name, [*argv, *extra], base_url, workdir)
 
 
 def start_rs(
