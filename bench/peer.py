@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx2
 from loadgen import RequestFailed
 from mcp_raw import modern_headers, tool_call_body, tool_result
-from oauth_flow import REDIRECT_URI, expect, pkce_pair
+from oauth_flow import REDIRECT_URI, authorization_query, expect, pkce_pair, register
 from stack import Server, free_loopback_port, start_server, wait_healthy
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -89,33 +89,12 @@ def _query(location: str) -> dict[str, str]:
 
 async def peer_token_round_trip(client: httpx2.AsyncClient, issuer: str, resource: str) -> str:
     """The peer's first token for a new client (five requests); returns the access token."""
-    registered = await client.post(
-        f"{issuer}/register",
-        json={
-            "redirect_uris": [REDIRECT_URI],
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "client_name": "bench",
-            "scope": PEER_SCOPE,
-        },
-    )
-    expect(registered, 201, "peer register")
-    client_id = str(registered.json()["client_id"])
+    client_id = await register(client, issuer, {"scope": PEER_SCOPE})
     verifier, challenge = pkce_pair()
     state = os.urandom(8).hex()
     authorized = await client.get(
         f"{issuer}/authorize",
-        params={
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": REDIRECT_URI,
-            "scope": PEER_SCOPE,
-            "state": state,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "resource": resource,
-        },
+        params=authorization_query(client_id, PEER_SCOPE, state, challenge, resource),
         follow_redirects=False,
     )
     expect(authorized, 302, "peer authorize")
