@@ -28,7 +28,7 @@ import measurements as m
 from cost_run import measure_costs
 from peer import PeerStack, check_peer_dir, start_peer
 from report import BENCH_DIR, Figure, Report, write
-from stack import Server, free_loopback_port, start_as, start_rs, wait_healthy
+from stack import PortTaken, Server, free_loopback_port, start_as, start_rs, wait_healthy
 
 CONCURRENCY = 32
 
@@ -62,7 +62,18 @@ class Stack:
         return [self.auth, self.gate_on, self.gate_off, self.introspect]
 
 
-def start_stack(workdir: Path) -> Stack:
+def start_stack(workdir: Path, attempts: int = 3) -> Stack:
+    """``start_stack_once``, again on new ports when another program took one meanwhile."""
+    for attempt in range(attempts):
+        try:
+            return start_stack_once(workdir)
+        except PortTaken:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def start_stack_once(workdir: Path) -> Stack:
     as_port, on_port, off_port, intro_port = (free_loopback_port() for _ in range(4))
     issuer = f"http://127.0.0.1:{as_port}"
     resources = [f"http://127.0.0.1:{port}/mcp" for port in (on_port, off_port, intro_port)]

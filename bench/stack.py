@@ -124,6 +124,16 @@ def wait_healthy(servers: list[Server], timeout: float = 180.0, path: str = "/he
         if time.monotonic() > deadline:
             raise RuntimeError(f"{server.name} not healthy after {timeout} s:\n{server.log_tail()}")
         time.sleep(0.05)
+    # A port can be taken by another program between ``free_loopback_port`` and the bind (slow
+    # start-ups on a busy machine): that server exits, and the 200 came from someone else.
+    time.sleep(0.3)
+    for server in servers:
+        if server.process.poll() is not None:
+            raise PortTaken(f"{server.name} exited after start-up:\n{server.log_tail(600)}")
+
+
+class PortTaken(RuntimeError):
+    """A server of ours is gone although its port answered: start the stack again."""
 
 
 def start_as(
