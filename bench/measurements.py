@@ -288,19 +288,22 @@ def run_story_once(workdir: Any, env: dict[str, str], timings: StoryTimings) -> 
         timings.cpu_seconds.append(usage.ru_utime + usage.ru_stime)
 
 
-def measure_story(runs: int, workdir: Path) -> tuple[StoryTimings, StoryTimings]:
+def measure_story(
+    runs: int, workdir: Path, *, with_cache: bool = True
+) -> tuple[StoryTimings, StoryTimings]:
     """``demo-client story`` (embedded mode: it starts its own AS and RS) as installed, and with
     a bytecode cache (``PYTHONPYCACHEPREFIX`` in ``workdir``, filled by one unmeasured run), in
     alternating runs. The first is what a workshop attendee gets on a machine that keeps no
     bytecode (this one sets PYTHONDONTWRITEBYTECODE); the second what any other machine gets
-    from its second run on."""
+    from its second run on. ``with_cache=False`` (``--quick``) runs only the first."""
     installed_env = dict(os.environ)
     cached_env = {**os.environ, "PYTHONPYCACHEPREFIX": str(workdir / "pycache")}
     filling_env = {k: v for k, v in cached_env.items() if k != "PYTHONDONTWRITEBYTECODE"}
     installed, cached = StoryTimings([], [], [], []), StoryTimings([], [], [], [])
-    run_story_once(workdir, filling_env, StoryTimings([], [], [], []))
+    if with_cache:
+        run_story_once(workdir, filling_env, StoryTimings([], [], [], []))
     for index in range(runs):
-        order = [(installed_env, installed), (cached_env, cached)]
+        order = [(installed_env, installed)] + ([(cached_env, cached)] if with_cache else [])
         for env, timings in order if index % 2 == 0 else order[::-1]:
             run_story_once(workdir, env, timings)
     return installed, cached

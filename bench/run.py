@@ -255,7 +255,7 @@ async def measure_load_and_memory(report: Report, stack: Stack, sizes: Sizes, to
 
 
 def measure_story(report: Report, sizes: Sizes, workdir: Path) -> None:
-    story, cached = m.measure_story(sizes.story_runs, workdir)
+    story, cached = m.measure_story(sizes.story_runs, workdir, with_cache=not report.quick)
     for failure in story.failures + cached.failures:
         report.fail(f"demo-client story failed: {failure}")
     if not story.seconds:
@@ -319,6 +319,8 @@ async def measure_servers(
     await measure_tokens(report, stack, sizes)
     await measure_gate(report, stack, sizes, token.access_token)
     await measure_introspection(report, stack, sizes, token.access_token)
+    await measure_load_and_memory(report, stack, sizes, token.access_token)
+    # After the load run and its RSS figures: the session figure leaves 1,000 sessions open.
     await measure_costs(
         report,
         auth=stack.auth,
@@ -328,7 +330,6 @@ async def measure_servers(
         peer=peer,
         sizes=cost_figures.QUICK_COSTS if report.quick else cost_figures.FULL_COSTS,
     )
-    await measure_load_and_memory(report, stack, sizes, token.access_token)
 
 
 def main(argv: list[str] | None = None) -> int:
