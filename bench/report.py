@@ -138,7 +138,7 @@ def render(report: Report, command: str) -> str:
         "## How to reproduce",
         "",
         "```sh",
-        "uv run python bench/run.py          # full run (about 4 minutes), rewrites this file",
+        "uv run python bench/run.py          # full run (10–30 minutes), rewrites this file",
         "uv run python bench/run.py --quick  # smoke sizes, under a minute (CI)",
         "```",
         "",
