@@ -7,10 +7,12 @@ they time the gate's token check in this process, where HTTP would drown a micro
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -242,31 +244,80 @@ async def measure_load(
 @dataclass
 class StoryTimings:
     seconds: list[float]
+    first_line: list[float]
+    cpu_seconds: list[float]
     failures: list[str]
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds) if self.seconds else 0.0
 
+    @property
+    def median_first_line(self) -> float:
+        return statistics.median(self.first_line) if self.first_line else 0.0
 
-def measure_story(runs: int, workdir: Any) -> StoryTimings:
-    """Wall time of ``demo-client story`` (embedded mode: it starts its own AS and RS), through
-    the installed console script, exactly as a workshop attendee runs it."""
-    timings = StoryTimings([], [])
-    for _ in range(runs):
-        started = time.perf_counter()
-        completed = subprocess.run(
-            [console_script("demo-client"), "story"],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        elapsed = time.perf_counter() - started
-        if completed.returncode != 0:
-            tail = (completed.stdout + completed.stderr)[-1500:]
-            timings.failures.append(f"exit {completed.returncode}: {tail}")
-        else:
-            timings.seconds.append(elapsed)
-    return timings
+    @property
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu_seconds) if self.cpu_seconds else 0.0
+
+
+def run_story_once(workdir: Any, env: dict[str, str], timings: StoryTimings) -> None:
+    """One ``demo-client story`` through the installed console script: wall time, time to the
+    first line of output, CPU time (user + system, from ``wait4``)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [console_script("demo-client"), "story"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    first_line = time.perf_counter() - started
+    rest = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        tail = (first + rest).decode(errors="replace")[-1500:]
+        timings.failures.append(f"exit {process.returncode}: {tail}")
+    else:
+        timings.seconds.append(elapsed)
+        timings.first_line.append(first_line)
+        timings.cpu_seconds.append(usage.ru_utime + usage.ru_stime)
+
+
+def measure_story(
+    runs: int, workdir: Path, *, with_cache: bool = True
+) -> tuple[StoryTimings, StoryTimings]:
+    """``demo-client story`` (embedded mode: it starts its own AS and RS) as installed, and with
+    a bytecode cache (``PYTHONPYCACHEPREFIX`` in ``workdir``, filled by one unmeasured run), in
+    alternating runs. The first is what a workshop attendee gets on a machine that keeps no
+    bytecode (this one sets PYTHONDONTWRITEBYTECODE); the second what any other machine gets
+    from its second run on. ``with_cache=False`` (``--quick``) runs only the first."""
+    installed_env = dict(os.environ)
+    cached_env = {**os.environ, "PYTHONPYCACHEPREFIX": str(workdir / "pycache")}
+    filling_env = {k: v for k, v in cached_env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    installed, cached = StoryTimings([], [], [], []), StoryTimings([], [], [], [])
+    if with_cache:
+        run_story_once(workdir, filling_env, StoryTimings([], [], [], []))
+    for index in range(runs):
+        order = [(installed_env, installed)] + ([(cached_env, cached)] if with_cache else [])
+        for env, timings in order if index % 2 == 0 else order[::-1]:
+            run_story_once(workdir, env, timings)
+    return installed, cached
+
+
+def bytecode_line() -> str:
+    """Whether the venv's third-party code has bytecode on disk: without it (this machine sets
+    PYTHONDONTWRITEBYTECODE and uv is not told to compile) every story compiles it again."""
+    import sys
+    import sysconfig
+
+    site = Path(sysconfig.get_paths()["purelib"])
+    compiled = any(site.glob("fastapi/__pycache__/*.pyc"))
+    flag = "set" if sys.flags.dont_write_bytecode else "not set"
+    return (
+        f"bytecode in site-packages: {'yes' if compiled else 'no'}; PYTHONDONTWRITEBYTECODE {flag}"
+    )

@@ -44,7 +44,10 @@ def expect(response: httpx2.Response, status: int, what: str) -> None:
         raise RequestFailed(f"{what}: HTTP {response.status_code}: {response.text[:200]}")
 
 
-async def register(client: httpx2.AsyncClient, issuer: str) -> str:
+async def register(
+    client: httpx2.AsyncClient, issuer: str, extra: dict[str, str] | None = None
+) -> str:
+    """RFC 7591 registration of a public client (``extra``: more metadata, e.g. ``scope``)."""
     response = await client.post(
         f"{issuer}/register",
         json={
@@ -53,10 +56,27 @@ async def register(client: httpx2.AsyncClient, issuer: str) -> str:
             "grant_types": ["authorization_code", "refresh_token"],
             "response_types": ["code"],
             "client_name": "bench",
+            **(extra or {}),
         },
     )
     expect(response, 201, "register")
     return str(response.json()["client_id"])
+
+
+def authorization_query(
+    client_id: str, scope: str, state: str, challenge: str, resource: str
+) -> dict[str, str]:
+    """An authorization request (OAuth 2.1 §4.1.1) with PKCE S256 and an RFC 8707 resource."""
+    return {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": scope,
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "resource": resource,
+    }
 
 
 async def authorize(
@@ -66,16 +86,7 @@ async def authorize(
     state = secrets.token_urlsafe(16)
     response = await client.get(
         f"{issuer}/authorize",
-        params={
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": REDIRECT_URI,
-            "scope": ALL_SCOPES,
-            "state": state,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "resource": resource,
-        },
+        params=authorization_query(client_id, ALL_SCOPES, state, challenge, resource),
         follow_redirects=False,
     )
     expect(response, 302, "authorize")

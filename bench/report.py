@@ -24,7 +24,7 @@ class Figure:
     """One ``name: value`` line; ``goal`` is a readable rule and ``check`` decides it."""
 
     name: str
-    value: float
+    value: float | None  # None: not measured in this run (e.g. a peer figure without --peer-dir)
     unit: str
     meaning: str
     digits: int = 2
@@ -34,14 +34,18 @@ class Figure:
 
     @property
     def passed(self) -> bool | None:
-        return None if self.check is None else self.check(self.value)
+        if self.check is None or self.value is None:
+            return None
+        return self.check(self.value)
 
     @property
     def shown(self) -> str:
-        return f"{self.value:.{self.digits}f}"
+        return "not measured" if self.value is None else f"{self.value:.{self.digits}f}"
 
     @property
     def verdict(self) -> str:
+        if self.value is None and self.check is not None:
+            return "not measured"
         if self.passed is None:
             return "—"
         return "pass" if self.passed else "**MISSED**"
@@ -134,7 +138,7 @@ def render(report: Report, command: str) -> str:
         "## How to reproduce",
         "",
         "```sh",
-        "uv run python bench/run.py          # full run (about 4 minutes), rewrites this file",
+        "uv run python bench/run.py          # full run (10–30 minutes), rewrites this file",
         "uv run python bench/run.py --quick  # smoke sizes, under a minute (CI)",
         "```",
         "",

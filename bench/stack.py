@@ -92,16 +92,18 @@ class Server:
             self.process.wait(timeout=10)
 
 
-def start_server(name: str, argv: list[str], base_url: str, workdir: Path) -> Server:
+def start_server(
+    name: str, argv: list[str], base_url: str, workdir: Path, env: dict[str, str] | None = None
+) -> Server:
     """Start ``argv`` in ``workdir``; call ``wait_healthy`` before using it."""
     log_path = workdir / f"{name}.log"
     with log_path.open("ab") as log:
-        process = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env=env)
     return Server(name=name, base_url=base_url, process=process, log_path=log_path)
 
 
-def wait_healthy(servers: list[Server], timeout: float = 60.0) -> None:
-    """Wait until every server's ``GET /health`` answers 200 (they start in parallel)."""
+def wait_healthy(servers: list[Server], timeout: float = 180.0, path: str = "/health") -> None:
+    """Wait until every server's ``GET <path>`` answers 200 (they start in parallel)."""
     deadline = time.monotonic() + timeout
     waiting = list(servers)
     while waiting:
@@ -112,7 +114,7 @@ def wait_healthy(servers: list[Server], timeout: float = 60.0) -> None:
             )
         try:
             if (
-                httpx2.get(f"{server.base_url}/health", timeout=2.0, trust_env=False).status_code
+                httpx2.get(f"{server.base_url}{path}", timeout=2.0, trust_env=False).status_code
                 == 200
             ):
                 waiting.pop(0)
@@ -122,12 +124,30 @@ def wait_healthy(servers: list[Server], timeout: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{server.name} not healthy after {timeout} s:\n{server.log_tail()}")
         time.sleep(0.05)
+    # A port can be taken by another program between ``free_loopback_port`` and the bind (slow
+    # start-ups on a busy machine): that server exits, and the 200 came from someone else.
+    time.sleep(0.3)
+    for server in servers:
+        if server.process.poll() is not None:
+            raise PortTaken(f"{server.name} exited after start-up:\n{server.log_tail(600)}")
 
 
-def start_as(workdir: Path, resources: list[str], port: int, prefix: Sequence[str] = ()) -> Server:
+class PortTaken(RuntimeError):
+    """A server of ours is gone although its port answered: start the stack again."""
+
+
+def start_as(
+    workdir: Path,
+    resources: list[str],
+    port: int,
+    prefix: Sequence[str] = (),
+    *,
+    name: str = "demo_as",
+    extra: Sequence[str] = (),
+) -> Server:
     """``demo-as`` with auto-approve (no login/consent pages), introspection enabled and a
-    token lifetime longer than the run; its own SQLite file in ``workdir``. ``prefix`` runs it
-    under another program (a profiler)."""
+    token lifetime longer than the run; its own SQLite file ``<name>.db`` in ``workdir``.
+    ``prefix`` runs it under another program (a profiler); ``extra`` adds options."""
     base_url = f"http://127.0.0.1:{port}"
     argv = [
         *prefix,
@@ -137,7 +157,7 @@ def start_as(workdir: Path, resources: list[str], port: int, prefix: Sequence[st
         "--issuer",
         base_url,
         "--database-url",
-        f"sqlite:///{workdir / 'demo_as.db'}",
+        f"sqlite:///{workdir / (name + '.db')}",
         "--auto-approve",
         "--introspection-secret",
         INTROSPECTION_SECRET,
@@ -152,7 +172,7 @@ def start_as(workdir: Path, resources: list[str], port: int, prefix: Sequence[st
     ]
     for resource in resources:
         argv += ["--resource", resource]
-    return start_server("demo_as", argv, base_url, workdir)
+    return start_server(name, [*argv, *extra], base_url, workdir)
 
 
 def start_rs(

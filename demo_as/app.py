@@ -21,6 +21,7 @@ from demo_as.cimd_clients import DocumentClients
 from demo_as.db import create_db_engine
 from demo_as.errors import install_error_handlers
 from demo_as.housekeeping import AUTHORIZE_PURGE_INTERVAL, PeriodicPurge
+from demo_as.key_cache import VerificationKeys
 from demo_as.keys import load_or_create_signing_key
 from demo_as.middleware import BodySizeLimit, SecurityHeaders
 from demo_as.pages import Pages
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     if not settings.database_url:
         private_directory(settings.data_dir)  # the default SQLite database and the key live here
-    engine = create_db_engine(settings.effective_database_url)
+    engine = create_db_engine(settings.effective_database_url, settings.sqlite_synchronous.value)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.signing_key = load_or_create_signing_key(engine)
+    app.state.verification_keys = VerificationKeys()
     app.state.pages = Pages()
     app.state.document_clients = DocumentClients(settings, engine)
     app.state.registration_rate = RegistrationRate(settings.registration_rate_per_minute)

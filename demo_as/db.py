@@ -7,6 +7,7 @@ an old one, or two test apps) can share one database file without "database is l
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -20,8 +21,8 @@ from demo_as.models import ASTable
 from demo_as.private_files import private_directory, private_sqlite_file
 
 
-def create_db_engine(database_url: str) -> Engine:
-    """An engine with all demo_as tables created."""
+def create_db_engine(database_url: str, sqlite_synchronous: str = "normal") -> Engine:
+    """An engine with all demo_as tables created; ``sqlite_synchronous`` see ``_sqlite_pragmas``."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -33,16 +34,27 @@ def create_db_engine(database_url: str) -> Engine:
         engine = create_engine(
             database_url, connect_args={"check_same_thread": False, "timeout": 30}
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, sqlite_synchronous))
     else:
         engine = create_engine(database_url, pool_pre_ping=True)
     ASTable.metadata.create_all(engine)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(synchronous: str, dbapi_connection, _record) -> None:
+    """WAL journaling, a busy timeout and foreign keys on every connection.
+
+    ``synchronous``: with WAL, ``normal`` writes each commit to the WAL without waiting for the
+    disk (fsync only at checkpoints): a commit survives the process being killed (the data is in
+    the operating system's page cache), a power cut may roll back the last ones. ``full`` waits
+    for the disk on every commit. https://sqlite.org/pragma.html#pragma_synchronous and
+    https://sqlite.org/wal.html ("WAL mode is safe from corruption with synchronous=NORMAL").
+    """
+    if synchronous not in ("normal", "full"):
+        raise ValueError(f"unsupported synchronous mode {synchronous!r}")
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

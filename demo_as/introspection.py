@@ -81,7 +81,7 @@ def introspect(
     if not token:
         raise InvalidRequest("token is required (RFC 7662 §2.1)")
     del token_type_hint  # only access tokens are introspectable here
-    claims = verified_access_token_claims(token, store.public_keys(), settings.issuer, now())
+    claims = verified_access_token_claims(token, store.keys_for(token), settings.issuer, now())
     # RFC 7662 §2.2: expired, revoked, foreign or malformed tokens are all just "active": false.
     if claims is None or store.access_token_revoked(str(claims.get("jti"))):
         return IntrospectionResponse(active=False)

@@ -27,7 +27,7 @@ def revoke_token(store: Store, issuer: str, client_id: str, token: str) -> None:
             raise UnauthorizedClient("this token was issued to another client")
         store.revoke_grant(row.grant_id, "refresh token revoked by the client (RFC 7009)")
         return
-    claims = verified_access_token_claims(token, store.public_keys(), issuer, now())
+    claims = verified_access_token_claims(token, store.keys_for(token), issuer, now())
     if claims is not None:
         if claims.get("client_id") != client_id:
             raise UnauthorizedClient("this token was issued to another client")

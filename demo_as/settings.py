@@ -21,6 +21,13 @@ DEFAULT_RESOURCES = ["http://127.0.0.1:8000/mcp"]
 DEFAULT_DEMO_USERS = ["alice:wonderland", "bob:builder"]
 
 
+class SqliteSynchronous(StrEnum):
+    """SQLite's ``PRAGMA synchronous`` (with WAL journaling; https://sqlite.org/pragma.html)."""
+
+    normal = "normal"
+    full = "full"
+
+
 class IssMode(StrEnum):
     """What the ``iss`` authorization response parameter carries (RFC 9207 §2).
 
@@ -64,6 +71,11 @@ class Settings(BaseSettings):
         None,
         description="Any SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db (install the "
         "postgres extra). Unset: sqlite:///DATA_DIR/demo_as.db.",
+    )
+    sqlite_synchronous: SqliteSynchronous = Field(
+        SqliteSynchronous.normal,
+        description="SQLite durability: normal (WAL; no fsync per commit; a killed server loses "
+        "nothing, a power cut may lose the last commits) or full (fsync every commit).",
     )
     resources: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [*DEFAULT_RESOURCES],

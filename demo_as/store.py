@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 from demo_as.authorization_request import AuthorizationRequest
 from demo_as.browser_binding import bound_token_hash
 from demo_as.db import new_secret, now, secret_hash, session
+from demo_as.key_cache import VerificationKeys
 from demo_as.keys import key_set
 from demo_as.models import (
     AccessTokenRecord,
@@ -82,10 +83,11 @@ def pending_for(request: AuthorizationRequest) -> PendingAuthorization:
 
 
 class Store:
-    """The AS's storage, bound to one session (one request)."""
+    """The AS's storage, bound to one session (one request), and the process's key cache."""
 
-    def __init__(self, db: Session) -> None:
+    def __init__(self, db: Session, verification_keys: VerificationKeys) -> None:
         self.db = db
+        self.verification_keys = verification_keys
 
     def commit(self) -> None:
         """End the request's transaction (call once, before answering)."""
@@ -129,8 +131,13 @@ class Store:
             self.db.exec(delete(table).where(table.client_id.in_(oldest)))
 
     def public_keys(self) -> KeySet:
-        """All stored signing keys, for /jwks and for checking our own tokens."""
+        """All stored signing keys, read from the database (for /jwks)."""
         return key_set(self.db.exec(select(SigningKey)).all())
+
+    def keys_for(self, token: str) -> KeySet:
+        """The keys to check one of our own tokens with: held in memory by the process, read
+        from the database only when ``token`` names a key not loaded yet (``key_cache.py``)."""
+        return self.verification_keys.for_token(token, self.public_keys)
 
     # --- pending authorization requests and their CSRF tokens ---------------------------------
 
@@ -345,7 +352,7 @@ class Store:
 def get_store(request: Request) -> Iterator[Store]:
     """FastAPI dependency: one session per request; uncommitted work is rolled back at the end."""
     with session(request.app.state.engine) as db:
-        yield Store(db)
+        yield Store(db, request.app.state.verification_keys)
 
 
 StoreDep = Annotated[Store, Depends(get_store)]

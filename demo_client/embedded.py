@@ -10,16 +10,15 @@ would to servers on other machines.
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import uvicorn
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,8 @@ class _Served:
     """uvicorn on a pre-bound socket in a daemon thread."""
 
     def __init__(self, app: Any, sock: socket.socket) -> None:
+        import uvicorn
+
         config = uvicorn.Config(
             app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1, access_log=False
         )
@@ -87,20 +88,28 @@ def _serve_all(*apps: tuple[Any, socket.socket]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def embedded_stack(
-    rs_overrides: dict[str, Any] | None = None, **as_overrides: Any
+    rs_overrides: dict[str, Any] | None = None,
+    *,
+    on_bound: Callable[[EmbeddedStack], None] | None = None,
+    **as_overrides: Any,
 ) -> Iterator[EmbeddedStack]:
     """Run AS + RS until the block exits. `as_overrides` go to `demo_as.settings.Settings`
     (tests use `iss_mode="wrong"` to play a misbehaving AS), `rs_overrides` to
-    `scoped_tools_server.settings.Settings` (e.g. `challenge_scope="cumulative"`)."""
+    `scoped_tools_server.settings.Settings` (e.g. `challenge_scope="cumulative"`).
+
+    `on_bound` is called as soon as the ports are bound, before the servers' code is even
+    imported (about a second): the story prints its first line there, not after start-up."""
+    as_sock, rs_sock = _loopback_socket(), _loopback_socket()
+    issuer, rs_base = _base_url(as_sock), _base_url(rs_sock)
+    stack = EmbeddedStack(issuer=issuer, server_url=f"{rs_base}/mcp")
+    if on_bound is not None:
+        on_bound(stack)
     # Imported here so `demo-client --help` and remote mode do not pay for the servers' imports.
     from demo_as.app import create_app as create_as_app
     from demo_as.settings import Settings as ASSettings
     from scoped_tools_server.app import create_app as create_rs_app
     from scoped_tools_server.settings import Settings as RSSettings
 
-    as_sock, rs_sock = _loopback_socket(), _loopback_socket()
-    issuer, rs_base = _base_url(as_sock), _base_url(rs_sock)
-    server_url = f"{rs_base}/mcp"
     with tempfile.TemporaryDirectory(prefix="demo-client-embedded-") as tmp:
         data = Path(tmp)
         as_settings = ASSettings(
@@ -109,18 +118,21 @@ def embedded_stack(
             issuer=issuer,
             data_dir=data,
             database_url=f"sqlite:///{data / 'demo_as.db'}",
-            resources=[server_url],
+            resources=[stack.server_url],
             **as_overrides,
         )
         rs_settings = RSSettings(
             host="127.0.0.1",
             port=rs_sock.getsockname()[1],
-            resource_url=server_url,
+            resource_url=stack.server_url,
             auth_server=issuer,
             database_url=f"sqlite:///{data / 'notes.db'}",
             **(rs_overrides or {}),
         )
-        with _serve_all(
-            (create_as_app(as_settings), as_sock), (create_rs_app(rs_settings), rs_sock)
-        ):
-            yield EmbeddedStack(issuer=issuer, server_url=server_url)
+        apps = ((create_as_app(as_settings), as_sock), (create_rs_app(rs_settings), rs_sock))
+        # Everything imported so far lives as long as the process: keep it out of the cyclic
+        # collector's full passes, which otherwise re-walk the servers' whole object graph
+        # (pydantic and SQLAlchemy models) many times during a short story.
+        gc.freeze()
+        with _serve_all(*apps):
+            yield stack

@@ -10,12 +10,20 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any, TextIO
 
 from demo_client.events import Event, EventKind
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def escape(text: str) -> str:
+    """rich markup escaping, imported on first use: the story's first line (a plain note) is
+    printed before rich (~0.2 s of imports) is needed."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def _scopes(scopes: list[str] | None) -> str:
@@ -43,13 +51,21 @@ class Narrator:
     ) -> None:
         self.json_lines = json_lines
         self.stream = stream or sys.stdout
-        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        self._console: Console | None = None
         self.clock = clock
         # Said after every expiry time once the story has moved its clock (round 4).
         self.clock_label = ""
         self.round = 0
         self.tool: str | None = None
         self.events: list[Event] = []
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        return self._console
 
     # -- structure -----------------------------------------------------------------------
     def start_round(self, number: int, title: str, rule: str) -> None:
@@ -73,7 +89,8 @@ class Narrator:
         if self.json_lines:
             self._json(EventKind.NOTE, {"text": text, **data})
         else:
-            self.console.print(f"  {escape(text)}")
+            self.stream.write(f"  {text}\n")  # plain prose: no markup to render
+            self.stream.flush()
 
     def result(self, ok: bool, text: str, problems: list[str] | None = None) -> None:
         if self.json_lines:

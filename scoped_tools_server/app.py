@@ -33,7 +33,7 @@ from scoped_tools_server.settings import Settings, TokenCheck
 from scoped_tools_server.store import NoteStore
 from scoped_tools_server.token_verification import JwtTokenVerifier, TokenVerifier
 from scoped_tools_server.tools import build_mcp_server
-from scoped_tools_server.transport_security import SESSION_IDLE_TIMEOUT_SECONDS
+from scoped_tools_server.transport_security import MAX_SESSIONS, SESSION_IDLE_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         json_response=True,
         max_request_body_size=settings.max_body_bytes,
         session_idle_timeout=SESSION_IDLE_TIMEOUT_SECONDS,
+        max_sessions=MAX_SESSIONS,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
     verifier = build_token_verifier(settings) if settings.gate_enabled else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -186,21 +187,64 @@ def verified_token_from_claims(claims: dict[str, Any]) -> VerifiedToken:
     )
 
 
+# Memory the verified-token cache may use. At ~2.5 KiB per entry (a token from our AS, measured
+# in tests/resource_server/test_token_verification_cache.py) that is ~13,000 distinct live tokens:
+# far more than a workshop holds at once, and a fixed ceiling however many tokens are presented.
+DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
+
+# What an OrderedDict entry costs besides its key and value: the hash-table slot and the node of
+# its doubly linked order list (CPython 3.11, 64-bit).
+_ORDERED_DICT_ENTRY_BYTES = 104
+
+
+def deep_size(value: Any) -> int:
+    """Bytes of ``value`` and of everything it holds (str, numbers, containers, dataclasses):
+    ``sys.getsizeof`` summed over the object graph of a decoded token's claims."""
+    seen: set[int] = set()
+    pending = [value]
+    total = 0
+    while pending:
+        item = pending.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item)
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            pending.extend(item)
+        elif hasattr(item, "__dict__"):
+            pending.append(vars(item))
+    return total
+
+
 class VerifiedTokenCache:
-    """A bounded memory of tokens that already passed every check, so a client sending the same
-    token on every request pays for one ES256 verification, not one per request (the signature
-    check was ~15 % of the server's CPU per call; see bench/results.md).
+    """A memory of tokens that already passed every check, so a client sending the same token on
+    every request pays for one ES256 verification, not one per request (the signature check was
+    ~15 % of the server's CPU per call; see bench/results.md).
+
+    Bounded by bytes, not by a count: each entry is charged what it really holds (``deep_size``
+    of the key and the ``VerifiedToken``), and the least recently used entries leave once the
+    total passes ``max_bytes``. Entries whose token has expired are dropped as soon as they are
+    seen (on a hit, or when they reach the old end of the order), so dead tokens do not crowd out
+    live ones.
 
     Keyed by the token's SHA-256, so no bearer token is kept in memory. Only the signature and the
     static claim checks are skipped on a hit: the time window (RFC 7519 §4.1.4/§4.1.5) is checked
     again on every request, so an expired token is refused exactly as before. Trade-off: a cached
     token stays accepted until it expires even if the AS stops publishing its key; JWT validation
-    never sees revocation anyway (use ``--token-check introspect`` for that).
+    never sees revocation anyway (use ``--token-check introspect`` for that). Only verified tokens
+    are stored: a flood of forged tokens costs a full check each and cannot fill the cache.
     """
 
-    def __init__(self, max_entries: int = 1024) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[bytes, VerifiedToken] = OrderedDict()
+    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.bytes_used = 0
+        self._entries: OrderedDict[bytes, tuple[VerifiedToken, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     @staticmethod
     def _key(token: str) -> bytes:
@@ -209,15 +253,36 @@ class VerifiedTokenCache:
     def get(self, token: str) -> VerifiedToken | None:
         key = self._key(token)
         hit = self._entries.get(key)
-        if hit is not None:
-            self._entries.move_to_end(key)
-        return hit
+        if hit is None:
+            return None
+        self._entries.move_to_end(key)
+        return hit[0]
 
-    def put(self, token: str, verified: VerifiedToken) -> None:
-        self._entries[self._key(token)] = verified
-        self._entries.move_to_end(self._key(token))
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+    def put(self, token: str, verified: VerifiedToken, now: float | None = None) -> None:
+        key = self._key(token)
+        self.discard_key(key)
+        size = deep_size(key) + deep_size(verified) + _ORDERED_DICT_ENTRY_BYTES
+        if size > self.max_bytes:
+            return
+        self._entries[key] = (verified, size)
+        self.bytes_used += size
+        self._evict(time.time() if now is None else now)
+
+    def discard(self, token: str) -> None:
+        self.discard_key(self._key(token))
+
+    def discard_key(self, key: bytes) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.bytes_used -= entry[1]
+
+    def _evict(self, now: float) -> None:
+        """Oldest first: expired entries, then whatever brings the total under the budget."""
+        while self._entries:
+            oldest_key, (oldest, _size) = next(iter(self._entries.items()))
+            if self.bytes_used <= self.max_bytes and oldest.expires_at > now:
+                return
+            self.discard_key(oldest_key)
 
 
 class JwtTokenVerifier:
@@ -231,21 +296,26 @@ class JwtTokenVerifier:
         resource_url: str,
         leeway: int = 30,
         clock: Callable[[], float] = time.time,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.resource_url = resource_url
         self.leeway = leeway
         self._clock = clock
-        self._verified = VerifiedTokenCache()
+        self._verified = VerifiedTokenCache(cache_bytes)
 
     async def verify(self, token: str) -> VerifiedToken:
         cached = self._verified.get(token)
         if cached is not None:
-            check_time_window(cached.claims, self._clock(), self.leeway)
+            try:
+                check_time_window(cached.claims, self._clock(), self.leeway)
+            except TokenExpired:
+                self._verified.discard(token)
+                raise
             return cached
         verified = await self._verify_uncached(token)
-        self._verified.put(token, verified)
+        self._verified.put(token, verified, now=self._clock() - self.leeway)
         return verified
 
     async def _verify_uncached(self, token: str) -> VerifiedToken:

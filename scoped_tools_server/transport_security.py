@@ -91,6 +91,11 @@ def origin_is_allowed(origin: str | None, resource_url: str, extra_origins: Iter
 SESSION_IDLE_TIMEOUT_SECONDS = 30 * 60
 """Idle lifetime of a session, shared with the SDK session manager (its default, made explicit)."""
 
+MAX_SESSIONS = 10_000
+"""Most 2025-11-25 sessions held at once, shared with the SDK session manager (its default, made
+explicit): a request that would open one more gets 503. With ~40 KiB per held session
+(bench/results.md, ``session_kib``) that bounds session state to about 400 MiB."""
+
 
 class SessionOwners:
     """Which principal opened which ``Mcp-Session-Id``. Fails closed: an id this table does not
@@ -105,7 +110,7 @@ class SessionOwners:
 
     def __init__(
         self,
-        max_sessions: int = 10_000,
+        max_sessions: int = MAX_SESSIONS,
         idle_timeout: float = SESSION_IDLE_TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

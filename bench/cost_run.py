@@ -1,0 +1,252 @@
+"""The cost figures of ``cost_figures.py`` as ``Figure``s with their goals (issue #15).
+
+``run.py`` calls ``measure_costs`` once per run, after the throughput figures, with the same
+stack; the peer (``--peer-dir``) is started by ``run.py`` too, so its figures come from the same
+run and the same load generator.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cost_figures as c
+from loadgen import http_client
+from measurements import obtain_token
+from peer import PeerStack, peer_token_round_trip
+from report import Figure, Report
+from stack import Server, free_loopback_port, start_as, wait_healthy
+
+PEER = "the official python-sdk simple-auth example (same SDK, same run, alternating rounds)"
+
+
+def ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def check_errors(report: Report, sides: list[c.Side]) -> None:
+    for side in sides:
+        if side.errors:
+            report.fail(f"{side.label}: {side.errors} failed request(s); {side.error_samples}")
+
+
+def detail_sides(report: Report, title: str, sides: list[c.Side]) -> None:
+    report.detail(f"{title}: " + "; ".join(side.summary() for side in sides))
+
+
+def add_ours_and_ratio(
+    report: Report,
+    sides: list[c.Side],
+    ours: tuple[str, str, int],
+    versus: tuple[str, str],
+    why_missed: str,
+) -> None:
+    """Our AS's CPU per request (``ours``: name, meaning, digits) and its ratio to the peer's
+    (``versus``: name, meaning; goal ≤ 1.00, "not measured" without a peer)."""
+    check_errors(report, sides)
+    name, meaning, digits = ours
+    report.add(Figure(name, sides[0].cpu_ms, "ms", meaning, digits))
+    report.add(
+        Figure(
+            versus[0],
+            ratio(sides[0].cpu_ms, sides[1].cpu_ms) if len(sides) > 1 else None,
+            "×",
+            f"{versus[1]}: {PEER}",
+            2,
+            goal="≤ 1.00",
+            check=lambda value: value <= 1.0,
+            why_missed=why_missed,
+        )
+    )
+
+
+async def first_token_figures(
+    report: Report, auth: Server, resource: str, peer: PeerStack | None, sizes: c.CostSizes
+) -> None:
+    sides = await c.as_first_token(auth, resource, peer, sizes)
+    add_ours_and_ratio(
+        report,
+        sides,
+        ("as_first_token_cpu_ms", FIRST_TOKEN_MEANING, 2),
+        (
+            "as_first_token_cpu_vs_peer",
+            "our AS CPU per first token ÷ the peer AS's (5 requests there)",
+        ),
+        "See Profile §4 below: per request, FastAPI's form handling and the ORM's reads and "
+        "writes; the peer keeps everything in dicts.",
+    )
+    detail_sides(report, "first token", sides)
+
+
+async def introspection_figures(
+    report: Report,
+    auth: Server,
+    token: str,
+    peer: PeerStack | None,
+    peer_token: str | None,
+    sizes: c.CostSizes,
+) -> None:
+    sides = await c.as_introspection(auth, token, peer, peer_token, sizes)
+    add_ours_and_ratio(
+        report,
+        sides,
+        ("as_introspect_cpu_ms", INTROSPECT_MEANING, 3),
+        ("as_introspect_cpu_vs_peer", "our AS CPU per /introspect ÷ the peer AS's"),
+        "Ours verifies the JWT's ES256 signature and checks revocation in the database; the "
+        "peer looks an opaque token up in a dict.",
+    )
+    detail_sides(report, "introspection", sides)
+
+
+async def token_cache_figures(
+    report: Report,
+    rs: Server,
+    as_database: Path,
+    issuer: str,
+    token: str,
+    sizes: c.CostSizes,
+) -> None:
+    sides = await c.token_cache_scaling(rs, as_database, issuer, token, sizes)
+    check_errors(report, sides)
+    one, many = sides
+    report.add(
+        Figure(
+            "token_cache_cpu_ratio",
+            ratio(many.cpu_ms, one.cpu_ms),
+            "×",
+            f"RS CPU per whoami with {sizes.distinct_tokens} distinct valid tokens in turn ÷ "
+            "with one token (verified-token cache), alternating rounds",
+            3,
+            goal="≤ 1.10",
+            check=lambda value: value <= 1.10,
+        )
+    )
+    detail_sides(report, "token cache", sides)
+
+
+async def session_figures(report: Report, rs: Server, token: str, sizes: c.CostSizes) -> None:
+    memory = await c.session_memory(rs, token, sizes)
+    report.add(
+        Figure(
+            "session_kib",
+            memory.kib_per_session,
+            "KiB",
+            f"RS resident memory per held 2025-11-25 session ({memory.sessions} opened and held)",
+            1,
+        )
+    )
+    report.add(
+        Figure(
+            "session_bound_mib",
+            memory.bound_mib,
+            "MiB",
+            f"the same × {c.MAX_SESSIONS} sessions, the most the RS holds at once (503 beyond; "
+            "idle sessions expire after 30 min)",
+            0,
+            goal="< 1024",
+            check=lambda value: value < 1024,
+        )
+    )
+    report.detail(
+        f"sessions: RSS {memory.rss_before_kib} → {memory.rss_after_kib} KiB for "
+        f"{memory.sessions} held sessions"
+    )
+
+
+async def introspection_peer_figures(
+    report: Report,
+    rs: Server,
+    auth: Server,
+    token: str,
+    peer: PeerStack | None,
+    peer_token: str | None,
+    sizes: c.CostSizes,
+) -> None:
+    value = None
+    if peer is not None and peer_token is not None:
+        sides = await c.introspection_vs_peer((rs, auth, token), peer, peer_token, sizes)
+        check_errors(report, sides)
+        value = ratio(sides[0].rps, sides[1].rps)
+        detail_sides(report, "introspection RS vs peer", sides)
+        report.detail(
+            "introspection RS vs peer, CPU per request (RS + AS): "
+            f"ours {sides[0].cpu_ms:.2f} ms, peer {sides[1].cpu_ms:.2f} ms"
+        )
+    report.add(
+        Figure(
+            "introspect_rs_vs_peer_ratio",
+            value,
+            "×",
+            "whoami throughput of our RS with --token-check introspect (and our AS) ÷ the "
+            f"peer's RS with pooled introspection (and its AS), 32 clients: {PEER}",
+            2,
+            goal="≥ 1.00",
+            check=lambda value: value >= 1.0,
+        )
+    )
+
+
+async def sync_mode_figures(
+    report: Report, auth: Server, workdir: Path, resource: str, sizes: c.CostSizes
+) -> None:
+    full = start_as(
+        workdir,
+        [resource],
+        free_loopback_port(),
+        name="demo_as_sync_full",
+        extra=["--sqlite-synchronous", "full"],
+    )
+    try:
+        wait_healthy([full])
+        sides = await c.refresh_by_sync_mode(auth, full, resource, sizes)
+    finally:
+        full.stop()
+    check_errors(report, sides)
+    normal, fsync = sides
+    report.add(
+        Figure(
+            "sqlite_normal_vs_full_refresh_ratio",
+            ratio(normal.rps, fsync.rps),
+            "×",
+            "refresh grants/s (32 workers) with SQLite synchronous=NORMAL (the default) ÷ "
+            "FULL (fsync per commit), two ASes in alternating rounds",
+            2,
+        )
+    )
+    detail_sides(report, "SQLite synchronous", sides)
+
+
+async def measure_costs(
+    report: Report,
+    *,
+    auth: Server,
+    rs_jwt: Server,
+    rs_introspect: Server,
+    workdir: Path,
+    peer: PeerStack | None,
+    sizes: c.CostSizes,
+) -> None:
+    as_database = workdir / "demo_as.db"
+    resource = f"{rs_jwt.base_url}/mcp"
+    token = (await obtain_token(auth.base_url, resource)).access_token
+    intro_token = (await obtain_token(auth.base_url, f"{rs_introspect.base_url}/mcp")).access_token
+    peer_token = None
+    if peer is not None:
+        async with http_client(1) as client:
+            peer_token = await peer_token_round_trip(
+                client, peer.auth.base_url, f"{peer.rs.base_url}/mcp"
+            )
+    await first_token_figures(report, auth, resource, peer, sizes)
+    await introspection_figures(report, auth, token, peer, peer_token, sizes)
+    await token_cache_figures(report, rs_jwt, as_database, auth.base_url, token, sizes)
+    await introspection_peer_figures(
+        report, rs_introspect, auth, intro_token, peer, peer_token, sizes
+    )
+    await session_figures(report, rs_jwt, token, sizes)
+    await sync_mode_figures(report, auth, workdir, resource, sizes)
+
+
+FIRST_TOKEN_MEANING = (
+    "our AS CPU per new client's first token (DCR + /authorize with auto-approve + code "
+    "exchange), 4 clients at a time"
+)
+INTROSPECT_MEANING = "our AS CPU per /introspect of a valid JWT (8 callers)"
