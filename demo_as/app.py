@@ -23,6 +23,9 @@ from demo_as.errors import install_error_handlers
 from demo_as.housekeeping import AUTHORIZE_PURGE_INTERVAL, PeriodicPurge
 from demo_as.key_cache import VerificationKeys
 from demo_as.keys import load_or_create_signing_key
+from demo_as.lab import api as lab_api
+from demo_as.lab.errors import LabError
+from demo_as.lab.runtime import create_lab_runtime
 from demo_as.middleware import BodySizeLimit, SecurityHeaders
 from demo_as.pages import Pages
 from demo_as.private_files import private_directory
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.periodic_purge = PeriodicPurge(
         engine, settings.unused_client_ttl, AUTHORIZE_PURGE_INTERVAL
     )
+    app.state.lab = create_lab_runtime(settings, engine)
     for module in (
         metadata,
         registration,
@@ -74,7 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dashboard,
     ):
         app.include_router(module.router)
+    if app.state.lab is not None:
+        app.include_router(lab_api.router)
     install_error_handlers(app)
+    app.add_exception_handler(LabError, lab_api.lab_error_response)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.openapi = lambda: oauth_openapi(app)  # type: ignore[method-assign]

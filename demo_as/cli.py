@@ -37,7 +37,8 @@ def serve(values: dict[str, Any]) -> None:
         f"demo_as issuer [bold]{settings.issuer}[/bold] on http://{settings.host}:{settings.port}"
         f" (auto-approve {'on' if settings.auto_approve else 'off'}, loopback-any-port "
         f"{'on' if settings.loopback_any_port else 'off'}, iss-mode {settings.iss_mode.value}, "
-        f"cimd-allowed-host {' '.join(settings.cimd_allowed_hosts) or 'none'})"
+        f"cimd-allowed-host {' '.join(settings.cimd_allowed_hosts) or 'none'}, "
+        f"lab {'on at /lab' if settings.lab else 'off'})"
     )
     install_access_log_filter()
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")

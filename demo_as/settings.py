@@ -138,6 +138,20 @@ class Settings(BaseSettings):
         description="Seconds after which a registered client that never completed an "
         "authorization is deleted.",
     )
+    lab: bool = Field(
+        True, description="The client-testing lab at /lab: journal, report cards, probes."
+    )
+    lab_secret: str | None = Field(
+        None,
+        description="Bearer secret the RS reports lab events with (unset: generated into "
+        "DATA_DIR/lab-secret, mode 0600).",
+    )
+    lab_max_events: int = Field(
+        20000, ge=100, description="Journal retention: keep at most this many events."
+    )
+    lab_max_age_seconds: int = Field(
+        7 * 86400, ge=60, description="Journal retention: drop events older than this, seconds."
+    )
 
     _split = field_validator(
         "resources", "scopes", "demo_users", "cimd_allowed_hosts", mode="before"

@@ -1,0 +1,126 @@
+"""``POST /lab/api/rs-events``: the RS's batched journal report (COORDINATION.md contract).
+
+The answer carries the RS-side probe state, so one connection direction and one secret serve
+both. Authentication: ``Authorization: Bearer <lab secret>`` (RFC 6750 §2.1), compared in constant
+time; a wrong secret gets 401 in the RFC 6750 §3.1 format, a malformed body 400.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from demo_as.errors import OAuthError
+from demo_as.lab.catalog import CHALLENGE_PROBES
+from demo_as.lab.journal import NewEvent, write_events
+from demo_as.lab.models import CLIENT_ID_LENGTH
+from demo_as.lab.probes import active_probes, mark_consumed, mark_delivered
+from demo_as.lab.runtime import LabRuntime, logger
+from demo_as.lab.secret import bearer_secret_ok
+
+MAX_EVENTS_PER_BATCH = 500
+MAX_DETAIL_CHARS = 4000
+LAB_CHALLENGE = 'Bearer realm="demo_as lab", error="invalid_token"'
+# RS events that name the resource they came from (resource-matches-prm compares against it).
+KINDS_WITH_RESOURCE = ("prm-fetch", "challenge")
+
+
+class RSEventIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    at: float = Field(gt=0)
+    kind: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")
+    client_id: str | None = Field(default=None, max_length=CLIENT_ID_LENGTH)
+    token_fingerprint: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{16}$")
+    summary: str = Field(default="", max_length=500)
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("detail")
+    @classmethod
+    def _detail_is_small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value)) > MAX_DETAIL_CHARS:
+            raise ValueError(f"detail must serialize to at most {MAX_DETAIL_CHARS} characters")
+        return value
+
+
+class RSBatch(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    resource: str = Field(max_length=2000)
+    dropped: int = Field(default=0, ge=0)
+    consumed_probes: list[str] = Field(default_factory=list, max_length=100)
+    events: list[RSEventIn] = Field(default_factory=list, max_length=MAX_EVENTS_PER_BATCH)
+
+
+def refuse_unless_lab_secret(lab: LabRuntime, authorization: str | None) -> None:
+    if not bearer_secret_ok(authorization, lab.secret):
+        raise OAuthError(
+            "invalid_token",
+            "rs-events needs Authorization: Bearer <lab secret> (DEMO_AS_LAB_SECRET, or the "
+            "lab-secret file in the AS's data directory)",
+            status_code=401,
+            www_authenticate=LAB_CHALLENGE,
+        )
+
+
+def parse_batch(raw: bytes) -> RSBatch:
+    """The body as an RSBatch, or a 400 ``invalid_request`` naming the problem."""
+    try:
+        return RSBatch.model_validate_json(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        raise OAuthError("invalid_request", f"{where}: {first.get('msg', 'invalid')}") from None
+
+
+def stored_events(batch: RSBatch) -> list[NewEvent]:
+    events = []
+    for event in batch.events:
+        detail = dict(event.detail)
+        if event.kind in KINDS_WITH_RESOURCE:
+            detail.setdefault("resource", batch.resource)
+        events.append(
+            NewEvent(
+                server="rs",
+                kind=event.kind,
+                summary=event.summary,
+                detail=detail,
+                client_id=event.client_id,
+                attribution="token" if event.client_id else None,
+                token_fingerprint=event.token_fingerprint,
+                at=event.at,
+            )
+        )
+    return events
+
+
+def rs_probe_state(lab: LabRuntime) -> dict[str, Any]:
+    """What the RS must apply now; marks the carried probes delivered."""
+    probes = active_probes(lab.engine)
+    invalid = [p for p in probes if p.probe == "rs-invalid-token"]
+    challenge = [p for p in probes if p.probe in CHALLENGE_PROBES]
+    mode = challenge[-1].probe.removeprefix("rs-challenge-") if challenge else None
+    mark_delivered(lab.engine, [p.id for p in invalid + challenge[-1:]])
+    return {
+        "invalid_token": [{"id": p.id, "client_id": p.client_id, "once": p.once} for p in invalid],
+        "challenge_scope": mode,
+    }
+
+
+def ingest(lab: LabRuntime, batch: RSBatch) -> tuple[dict[str, Any], set[str]]:
+    """Store the batch; the answer and the clients it touched (for grading)."""
+    ids = write_events(lab.engine, lab.limits, stored_events(batch))
+    mark_consumed(lab.engine, batch.consumed_probes)
+    previous = lab.rs_dropped.get(batch.resource, 0)
+    if batch.dropped > previous:
+        logger.warning(
+            "lab: the RS for %s dropped %d journal events so far (its queue was full or the AS "
+            "unreachable); the timeline has gaps",
+            batch.resource,
+            batch.dropped,
+        )
+    lab.rs_dropped[batch.resource] = batch.dropped
+    touched = {e.client_id for e in batch.events if e.client_id}
+    return {"accepted": len(ids), "rs_probes": rs_probe_state(lab)}, touched

@@ -1,0 +1,169 @@
+"""The journal: writing events (with retention), attributing unattributed ones, reading them.
+
+Retention (the journal is grown by unauthenticated callers, so it is bounded): after every write
+the oldest events beyond ``max_events`` and every event older than ``max_age_seconds`` are
+deleted. Both deletes use indexed columns, so a write stays cheap at any size.
+
+Attribution of unattributed events (a request to the RS without a token, an AS metadata fetch):
+such an event is given to the next client that registers or sends an authorization request to
+the AS within ``INFERENCE_WINDOW`` seconds after it (the client that was discovering before it
+showed itself). Events attributed so are marked ``attribution = "inferred"``; in a room where
+many clients start at the same second the rule can name the wrong one, and says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Engine
+
+from demo_as.db import session
+from demo_as.lab.models import CLIENT_ID_LENGTH, LabEvent
+
+INFERENCE_WINDOW = 30.0
+# Kinds a client does before it has a client_id or a token, and may be attributed by inference.
+INFERABLE_KINDS = ("metadata-fetch", "prm-fetch", "mcp-request", "challenge", "tool-result")
+# Kinds with which a client first names itself at the AS.
+SHOWS_CLIENT_KINDS = ("registration", "authorization-request")
+
+
+def fingerprint(secret: str) -> str:
+    """The lab's one public name for a secret (token, code, verifier, refresh token): the same
+    string at the AS and the RS, so their events can be linked without storing the secret."""
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class JournalLimits:
+    max_events: int
+    max_age_seconds: int
+
+
+@dataclass
+class NewEvent:
+    """An event about to be written."""
+
+    server: str
+    kind: str
+    summary: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    client_id: str | None = None
+    attribution: str | None = None
+    token_fingerprint: str | None = None
+    at: float = field(default_factory=time.time)
+
+
+def write_events(engine: Engine, limits: JournalLimits, events: list[NewEvent]) -> list[int]:
+    """Store ``events`` in one transaction, attribute by inference, apply retention; returns the
+    new ids."""
+    if not events:
+        return []
+    rows = [
+        LabEvent(
+            at=e.at,
+            server=e.server,
+            kind=e.kind,
+            client_id=(e.client_id or None) and e.client_id[:CLIENT_ID_LENGTH],
+            attribution=e.attribution if e.client_id else None,
+            token_fingerprint=e.token_fingerprint,
+            summary=e.summary[:500],
+            detail=e.detail,
+        )
+        for e in events
+    ]
+    with session(engine) as db:
+        db.add_all(rows)
+        db.flush()
+        for row in rows:
+            if row.client_id is None and row.kind in INFERABLE_KINDS:
+                infer_from_later(db, row)
+            elif row.client_id is not None and row.kind in SHOWS_CLIENT_KINDS:
+                attribute_earlier(db, row)
+        ids = [int(row.id) for row in rows if row.id is not None]
+        prune(db, limits)
+        db.commit()
+    return ids
+
+
+def infer_from_later(db: Any, row: LabEvent) -> None:
+    """An unattributed event arriving after the client showed itself (RS batches lag)."""
+    later = db.exec(
+        select(LabEvent.client_id)
+        .where(
+            LabEvent.kind.in_(SHOWS_CLIENT_KINDS),
+            LabEvent.client_id.is_not(None),
+            LabEvent.at >= row.at,
+            LabEvent.at <= row.at + INFERENCE_WINDOW,
+        )
+        .order_by(LabEvent.at, LabEvent.id)
+        .limit(1)
+    ).first()
+    if later is not None:
+        row.client_id = later[0]
+        row.attribution = "inferred"
+
+
+def attribute_earlier(db: Any, row: LabEvent) -> None:
+    """A client showed itself: it owns the unattributed steps of the window before."""
+    db.exec(
+        update(LabEvent)
+        .where(
+            LabEvent.client_id.is_(None),
+            LabEvent.kind.in_(INFERABLE_KINDS),
+            LabEvent.at >= row.at - INFERENCE_WINDOW,
+            LabEvent.at <= row.at,
+        )
+        .values(client_id=row.client_id, attribution="inferred")
+    )
+
+
+def prune(db: Any, limits: JournalLimits) -> None:
+    """Retention by age and by count (ids grow with insertion)."""
+    db.exec(delete(LabEvent).where(LabEvent.at < time.time() - limits.max_age_seconds))
+    boundary = db.exec(
+        select(LabEvent.id).order_by(LabEvent.id.desc()).offset(limits.max_events).limit(1)
+    ).first()
+    if boundary is not None:
+        db.exec(delete(LabEvent).where(LabEvent.id <= boundary[0]))
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def client_rows(engine: Engine, client_id: str, after_id: int | None = None) -> list[LabEvent]:
+    """A client's events in time order (then insertion order)."""
+    query = select(LabEvent).where(LabEvent.client_id == client_id)
+    if after_id is not None:
+        query = query.where(LabEvent.id > after_id)
+    with session(engine) as db:
+        return list(db.exec(query.order_by(LabEvent.at, LabEvent.id)).scalars())
+
+
+def client_ids_seen(engine: Engine) -> list[tuple[str, float, float]]:
+    """Every attributed client: ``(client_id, first_seen, last_seen)`` ordered by first seen."""
+    with session(engine) as db:
+        rows = db.exec(
+            select(LabEvent.client_id, func.min(LabEvent.at), func.max(LabEvent.at))
+            .where(LabEvent.client_id.is_not(None))
+            .group_by(LabEvent.client_id)
+            .order_by(func.min(LabEvent.at))
+        ).all()
+    return [(str(r[0]), float(r[1]), float(r[2])) for r in rows]
+
+
+def client_known(engine: Engine, client_id: str) -> bool:
+    with session(engine) as db:
+        return (
+            db.exec(select(LabEvent.id).where(LabEvent.client_id == client_id).limit(1)).first()
+            is not None
+        )
+
+
+def iso(at: float) -> str:
+    """ISO-8601 UTC with milliseconds."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")

@@ -1,0 +1,37 @@
+"""The lab's per-app state (``app.state.lab``; None when the lab is off): the engine, the journal
+limits, the lab secret, and which grading failures were already logged."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from demo_as.lab.journal import JournalLimits
+from demo_as.lab.secret import load_or_create_lab_secret
+from demo_as.settings import Settings
+
+logger = logging.getLogger("demo_as.lab")
+
+
+@dataclass
+class LabRuntime:
+    engine: Engine
+    settings: Settings
+    secret: str
+    limits: JournalLimits
+    logged_failures: set[tuple[str, str, tuple[int, ...]]] = field(default_factory=set)
+    rs_dropped: dict[str, int] = field(default_factory=dict)
+
+
+def create_lab_runtime(settings: Settings, engine: Engine) -> LabRuntime | None:
+    """The lab's state for an app, or None when ``--no-lab``."""
+    if not settings.lab:
+        return None
+    return LabRuntime(
+        engine=engine,
+        settings=settings,
+        secret=load_or_create_lab_secret(settings.lab_secret, settings.data_dir),
+        limits=JournalLimits(settings.lab_max_events, settings.lab_max_age_seconds),
+    )

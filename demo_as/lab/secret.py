@@ -1,0 +1,48 @@
+"""The lab secret the RS presents when it reports events (``Authorization: Bearer <secret>``).
+
+Setting ``lab_secret`` (env ``DEMO_AS_LAB_SECRET``) wins; when it is unset the AS generates one at
+first start and keeps it in ``<data_dir>/lab-secret`` (file 0600, directory 0700), reusing it on
+restart, so a co-located RS can read it from the same directory.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+SECRET_FILE = "lab-secret"
+
+
+def load_or_create_lab_secret(configured: str | None, data_dir: Path) -> str:
+    """The configured secret, else the one in ``data_dir``, else a new one written there."""
+    if configured:
+        return configured
+    path = data_dir / SECRET_FILE
+    if path.exists():
+        existing = path.read_text().strip()
+        if existing:
+            return existing
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    secret = secrets.token_urlsafe(32)
+    # O_EXCL + 0600: never readable by others, not even for an instant; a concurrent first start
+    # that lost the race reads the winner's secret.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        file.write(secret + "\n")
+    return secret
+
+
+def bearer_secret_ok(authorization: str | None, secret: str) -> bool:
+    """RFC 6750 §2.1 bearer credential, compared in constant time (hmac.compare_digest)."""
+    if not authorization:
+        return False
+    scheme, _, presented = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(presented.strip().encode(), secret.encode())

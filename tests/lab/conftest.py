@@ -1,0 +1,65 @@
+"""Fixtures for the lab tests: a real demo_as under uvicorn on an ephemeral loopback port
+(tests/serving.py) with a real SQLite file per test."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from serving import serve_app
+
+from demo_as.app import create_app
+from demo_as.settings import Settings
+
+RESOURCE = "http://127.0.0.1:8000/mcp"
+
+
+@dataclass
+class LabServer:
+    url: str
+    settings: Settings
+    http: httpx2.Client
+    app: Any
+
+    @property
+    def secret(self) -> str:
+        return self.app.state.lab.secret
+
+    def report_rs(self, events: list[dict], **extra: Any) -> httpx2.Response:
+        body = {"resource": RESOURCE, "dropped": 0, "consumed_probes": [], "events": events}
+        body.update(extra)
+        return self.http.post(
+            "/lab/api/rs-events", json=body, headers={"Authorization": f"Bearer {self.secret}"}
+        )
+
+
+@pytest.fixture
+def start_lab(tmp_path: Path) -> Iterator[Callable[..., LabServer]]:
+    """Start demo_as with setting overrides; all servers of a test share one data directory."""
+    stack = contextlib.ExitStack()
+
+    def start(**overrides: Any) -> LabServer:
+        holder: dict[str, Any] = {}
+
+        def build(base_url: str):
+            options = {"issuer": base_url, "data_dir": tmp_path, **overrides}
+            holder["settings"] = Settings(**options)
+            holder["app"] = create_app(holder["settings"])
+            return holder["app"]
+
+        url = stack.enter_context(serve_app(build))
+        http = stack.enter_context(httpx2.Client(base_url=url, follow_redirects=False, timeout=20))
+        return LabServer(url, holder["settings"], http, holder["app"])
+
+    with stack:
+        yield start
+
+
+@pytest.fixture
+def lab(start_lab: Callable[..., LabServer]) -> LabServer:
+    return start_lab()
