@@ -16,6 +16,7 @@ from demo_as.authorization_response import authorization_redirect_url
 from demo_as.browser_binding import browser_binding, new_binding, set_binding_cookie
 from demo_as.deferred_errors import defer_error, deferred_error
 from demo_as.errors import AccessDenied, PageError, PageErrorRoute, RedirectError
+from demo_as.lab import hooks as lab_hooks
 from demo_as.models import Client, PendingAuthorization
 from demo_as.scopes import scope_sentence
 from demo_as.store import Store, StoreDep, pending_for
@@ -43,7 +44,12 @@ def client_label(client: Client) -> str:
 
 def success_redirect(request: Request, pending: PendingAuthorization, code: str) -> str:
     settings = request.app.state.settings
-    return authorization_redirect_url(settings, pending.redirect_uri, {"code": code}, pending.state)
+    iss_mode = lab_hooks.iss_mode_for(request, pending.client_id)
+    url = authorization_redirect_url(
+        settings, pending.redirect_uri, {"code": code}, pending.state, iss_mode
+    )
+    lab_hooks.authorization_response(request, pending.client_id, url)
+    return url
 
 
 @router.get(
@@ -68,6 +74,7 @@ def authorize(
     items = request.query_params.multi_items()
     request.app.state.periodic_purge.maybe_run()  # codes made here, e.g. by auto-approve
     client = request.app.state.document_clients.client(store, client_id)
+    lab_hooks.authorization_request(request, items, client)
     try:
         validated = validate_authorization_request(items, client, settings)
     except RedirectError as error:
@@ -84,6 +91,7 @@ def authorize(
         # still ran and the response still carries iss. Nothing waits for a form, so the pending
         # request is never stored.
         username = next(iter(settings.users))
+        lab_hooks.consent_decision(request, pending, "auto-approve", validated.scopes)
         return approve(request, store, pending, username, validated.scopes, status_code=302)
 
     store.add_pending(pending)
@@ -305,6 +313,7 @@ def consent(
             "RFC 6749 §4.1.2.1",
             "The form was not submitted by its buttons.",
         )
+    lab_hooks.consent_decision(request, pending, decision, scope)
     if not store.consume_pending(pending):
         raise already_answered()
     if decision == "deny":

@@ -12,15 +12,17 @@ from demo_as.settings import IssMode, Settings
 WRONG_ISSUER = "https://wrong-issuer.invalid"
 
 
-def iss_parameter(settings: Settings) -> str | None:
+def iss_parameter(settings: Settings, mode: IssMode | None = None) -> str | None:
     """RFC 9207 §2: the ``iss`` value of every authorization response.
 
     It MUST be identical to the metadata ``issuer`` (RFC 9207 §2.3). ``iss_mode`` deliberately
-    breaks that for testing clients: ``omit`` sends none, ``wrong`` sends another issuer.
+    breaks that for testing clients: ``omit`` sends none, ``wrong`` sends another issuer; ``mode``
+    (a lab probe) overrides it for one response.
     """
-    if settings.iss_mode is IssMode.omit:
+    mode = mode or settings.iss_mode
+    if mode is IssMode.omit:
         return None
-    if settings.iss_mode is IssMode.wrong:
+    if mode is IssMode.wrong:
         return WRONG_ISSUER
     return settings.issuer
 
@@ -34,14 +36,18 @@ def add_query_parameters(uri: str, params: dict[str, str]) -> str:
 
 
 def authorization_redirect_url(
-    settings: Settings, redirect_uri: str, params: dict[str, str], state: str | None
+    settings: Settings,
+    redirect_uri: str,
+    params: dict[str, str],
+    state: str | None,
+    iss_mode: IssMode | None = None,
 ) -> str:
     """The Location of an authorization response: ``params`` + ``state`` (echoed exactly, OAuth
     2.1 §4.1.2) + ``iss`` (RFC 9207 §2)."""
     full = dict(params)
     if state is not None:
         full["state"] = state
-    iss = iss_parameter(settings)
+    iss = iss_parameter(settings, iss_mode)
     if iss is not None:
         full["iss"] = iss
     return add_query_parameters(redirect_uri, full)

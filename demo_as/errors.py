@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from demo_as.authorization_response import authorization_redirect_url
 from demo_as.client_metadata_documents import ClientMetadataDocumentError
+from demo_as.lab import hooks as lab_hooks
 from demo_as.redirect_uris import ALLOWED_FORMS
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -267,7 +268,8 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register every error mapping on ``app`` (the one place errors become responses)."""
 
     @app.exception_handler(OAuthError)
-    async def _oauth(_request: Request, exc: OAuthError) -> Response:
+    async def _oauth(request: Request, exc: OAuthError) -> Response:
+        lab_hooks.refusal(request, exc)
         return oauth_error_response(exc)
 
     @app.exception_handler(RedirectError)
@@ -275,12 +277,14 @@ def install_error_handlers(app: FastAPI) -> None:
         settings = request.app.state.settings
         params = {"error": exc.error.error, "error_description": exc.error.description}
         url = authorization_redirect_url(settings, exc.redirect_uri, params, exc.state)
+        lab_hooks.authorization_response(request, None, url)
         # OAuth 2.1 §7.5.4: 303 after a POST (never 307); 302 answers the GET /authorize.
         status = 303 if request.method == "POST" else 302
         return RedirectResponse(url, status_code=status)
 
     @app.exception_handler(PageError)
     async def _page(request: Request, exc: PageError) -> Response:
+        lab_hooks.refusal(request, exc)
         return request.app.state.pages.error_page(request, exc)
 
     @app.exception_handler(ClientMetadataDocumentError)

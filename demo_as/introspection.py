@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from demo_as.db import now
 from demo_as.errors import InvalidClient, InvalidRequest, OAuthErrorBody
 from demo_as.jwt_access_tokens import verified_access_token_claims
+from demo_as.lab import hooks as lab_hooks
 from demo_as.parameters import no_store, single_valued_form
 from demo_as.store import StoreDep
 
@@ -84,7 +85,9 @@ def introspect(
     claims = verified_access_token_claims(token, store.keys_for(token), settings.issuer, now())
     # RFC 7662 §2.2: expired, revoked, foreign or malformed tokens are all just "active": false.
     if claims is None or store.access_token_revoked(str(claims.get("jti"))):
+        lab_hooks.introspection(request, token, {"active": False})
         return IntrospectionResponse(active=False)
+    lab_hooks.introspection(request, token, claims | {"active": True})
     return IntrospectionResponse(
         active=True,
         scope=claims.get("scope"),

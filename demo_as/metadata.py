@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from demo_as.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from demo_as.keys import jwks_document
+from demo_as.lab import hooks as lab_hooks
 from demo_as.settings import Settings
 from demo_as.store import StoreDep
 
@@ -77,6 +78,7 @@ def metadata_document(settings: Settings) -> AuthorizationServerMetadata:
     summary="RFC 8414 authorization server metadata",
 )
 def authorization_server_metadata(request: Request) -> AuthorizationServerMetadata:
+    lab_hooks.metadata_fetch(request)
     return metadata_document(request.app.state.settings)
 
 

@@ -21,6 +21,7 @@ from demo_as.errors import (
     RegistrationErrorRoute,
 )
 from demo_as.housekeeping import purge_stale
+from demo_as.lab import hooks as lab_hooks
 from demo_as.models import Client
 from demo_as.parameters import no_store
 from demo_as.redirect_uris import redirect_uris_problem
@@ -144,6 +145,7 @@ def register(metadata: ClientMetadata, request: Request, store: StoreDep) -> Cli
         raise RegistryFull(settings.max_clients, settings.unused_client_ttl)
     store.add_client(client)
     store.commit()
+    lab_hooks.registration(request, client)
     return ClientInformation(
         client_id=client.client_id,
         client_id_issued_at=client.client_id_issued_at,

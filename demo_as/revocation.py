@@ -11,6 +11,7 @@ from demo_as.client_auth import authenticate_client, presented_credentials
 from demo_as.db import now
 from demo_as.errors import NO_STORE, InvalidRequest, OAuthErrorBody, UnauthorizedClient
 from demo_as.jwt_access_tokens import verified_access_token_claims
+from demo_as.lab import hooks as lab_hooks
 from demo_as.parameters import single_valued_form
 from demo_as.store import Store, StoreDep
 
@@ -65,4 +66,5 @@ def revoke(
     del token_type_hint
     revoke_token(store, request.app.state.settings.issuer, client.client_id, token)
     store.commit()
+    lab_hooks.revocation(request, client.client_id, token)
     return Response(status_code=200, headers=NO_STORE)

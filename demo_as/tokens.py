@@ -20,6 +20,7 @@ from demo_as.errors import (
 )
 from demo_as.grant_superseding import SUPERSEDED, superseded_grant_ids
 from demo_as.jwt_access_tokens import AccessTokenClaims, mint_access_token
+from demo_as.lab import hooks as lab_hooks
 from demo_as.models import Client, Grant
 from demo_as.parameters import no_store, single_valued_form
 from demo_as.pkce import verifier_matches
@@ -48,6 +49,7 @@ def prepare_tokens(
     return the response body plus what must be stored. Nothing is written here: the caller stores
     it in the same transaction as the code redemption or refresh rotation."""
     settings = request.app.state.settings
+    lifetime = lab_hooks.access_token_lifetime(request, client.client_id)
     issued_at = now()
     token, jti = mint_access_token(
         AccessTokenClaims(
@@ -57,7 +59,7 @@ def prepare_tokens(
             client_id=client.client_id,
             scopes=scopes,
             issued_at=issued_at,
-            lifetime=settings.access_token_ttl,
+            lifetime=lifetime,
         ),
         request.app.state.signing_key,
     )
@@ -65,7 +67,7 @@ def prepare_tokens(
     body = TokenResponse(
         access_token=token,
         token_type="Bearer",
-        expires_in=settings.access_token_ttl,
+        expires_in=lifetime,
         # Always sent: OAuth 2.1 §3.2.3 requires it when it differs from the request (partial
         # consent, narrowing), and always sending it is simpler for clients.
         scope=" ".join(scopes),
@@ -73,7 +75,7 @@ def prepare_tokens(
     )
     issued = IssuedTokens(
         jti=jti,
-        access_expires_at=issued_at + settings.access_token_ttl,
+        access_expires_at=issued_at + lifetime,
         refresh_token=refresh_token,
         refresh_ttl=settings.refresh_token_ttl,
     )
@@ -167,6 +169,7 @@ def redeem_refresh_token(
     if row.status != "active":
         # OAuth 2.1 §4.3.1 / RFC 9700 §4.14.2: a rotated token came back, so one of the two
         # holders is an attacker; revoke the whole grant.
+        lab_hooks.reuse_detected(request, grant.id)
         raise reuse_detected(store, grant.id)
     if row.expires_at <= now():
         raise InvalidGrant("refresh token expired")
@@ -186,6 +189,7 @@ def redeem_refresh_token(
         raise InvalidTarget("resource differs from the one this grant is for")
     body, issued = prepare_tokens(request, client, grant, requested or grant.scopes)
     if not store.rotate_refresh_token(row, grant, issued):
+        lab_hooks.reuse_detected(request, grant.id)
         raise reuse_detected(store, grant.id)  # a concurrent request rotated it first
     store.commit()
     return body
@@ -225,10 +229,14 @@ def token(
     # CIMD §4.4: a document client's cached metadata is re-fetched once it expired.
     request.app.state.document_clients.refresh(credentials.client_id)
     client = authenticate_client(store, credentials)
+    lab_hooks.token_request(request, client, grant_type, code, refresh_token, scope, resource)
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client did not register {grant_type}")
     if grant_type == "authorization_code":
-        return redeem_authorization_code(
+        body = redeem_authorization_code(
             request, store, client, code, redirect_uri, code_verifier, resource
         )
-    return redeem_refresh_token(request, store, client, refresh_token, scope, resource)
+    else:
+        body = redeem_refresh_token(request, store, client, refresh_token, scope, resource)
+    lab_hooks.token_response(request, body)
+    return body

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from demo_as.errors import NO_STORE
+from demo_as.errors import NO_STORE, OAuthError
+from demo_as.lab import views
+from demo_as.lab.errors import UnknownClient, UnknownProbe
+from demo_as.lab.hooks import log_new_failures
 from demo_as.lab.ingest import ingest, parse_batch, refuse_unless_lab_secret
-from demo_as.lab.request_guard import refuse_unless_json
+from demo_as.lab.models import CLIENT_ID_LENGTH
+from demo_as.lab.request_guard import refuse_foreign_origin, refuse_unless_json
 
 router = APIRouter(prefix="/lab/api", tags=["lab"])
 
@@ -32,8 +37,77 @@ async def rs_events(
     refuse_unless_lab_secret(lab, authorization)
     refuse_unless_json(request)
     batch = parse_batch(await request.body())
-    answer, _touched = ingest(lab, batch)
+    answer, touched = ingest(lab, batch)
+    log_new_failures(lab, touched)
     return JSONResponse(answer, headers=NO_STORE)
+
+
+def engine_of(request: Request):
+    return request.app.state.engine
+
+
+def unknown_client(client_id: str) -> UnknownClient:
+    return UnknownClient(f"the lab has seen no client with client_id {client_id[:200]!r}")
+
+
+@router.get("/clients", summary="Every client the lab has seen, ordered by first seen")
+def clients(request: Request) -> JSONResponse:
+    return JSONResponse(views.list_clients(engine_of(request)), headers=NO_STORE)
+
+
+@router.get("/clients/{client_id:path}/report", summary="A client's report card")
+def report(request: Request, client_id: str) -> JSONResponse:
+    body = views.client_report(engine_of(request), client_id)
+    if body is None:
+        raise unknown_client(client_id)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+@router.get(
+    "/clients/{client_id:path}/events",
+    summary="A client's events in time order (after=<event id>: only newer ones, for polling)",
+)
+def events(
+    request: Request, client_id: str, after: Annotated[int | None, Query(ge=0)] = None
+) -> JSONResponse:
+    return JSONResponse(views.client_events(engine_of(request), client_id, after), headers=NO_STORE)
+
+
+class ProbeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    probe: str = Field(max_length=60)
+    client_id: str | None = Field(default=None, max_length=CLIENT_ID_LENGTH)
+    once: bool = True
+
+
+@router.get("/probes", summary="Active probes")
+def probes(request: Request) -> JSONResponse:
+    return JSONResponse(views.active_probes(engine_of(request)), headers=NO_STORE)
+
+
+@router.post("/probes", status_code=201, summary="Fire a probe (JSON body; same-origin only)")
+async def fire(request: Request) -> JSONResponse:
+    refuse_foreign_origin(request)
+    refuse_unless_json(request)
+    raw = await request.body()
+    try:
+        body = ProbeRequest.model_validate_json(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        raise OAuthError("invalid_request", f"{where}: {first.get('msg', 'invalid')}") from None
+    probe = views.fire_probe(engine_of(request), body.probe, body.client_id, body.once)
+    return JSONResponse(probe, status_code=201, headers=NO_STORE)
+
+
+@router.delete("/probes/{probe_id}", summary="Clear a probe (same-origin only)")
+def clear(request: Request, probe_id: str) -> JSONResponse:
+    refuse_foreign_origin(request)
+    refuse_unless_json(request)
+    if not views.clear_probe(engine_of(request), probe_id):
+        raise UnknownProbe(f"no active probe with id {probe_id[:60]!r}")
+    return JSONResponse({"cleared": probe_id}, headers=NO_STORE)
 
 
 async def lab_error_response(_request: Request, exc: Exception) -> JSONResponse:

@@ -58,9 +58,9 @@ class NewEvent:
     at: float = field(default_factory=time.time)
 
 
-def write_events(engine: Engine, limits: JournalLimits, events: list[NewEvent]) -> list[int]:
-    """Store ``events`` in one transaction, attribute by inference, apply retention; returns the
-    new ids."""
+def write_events(engine: Engine, limits: JournalLimits | None, events: list[NewEvent]) -> list[int]:
+    """Store ``events`` in one transaction, attribute by inference, apply retention (unless
+    ``limits`` is None: the next write applies it); returns the new ids."""
     if not events:
         return []
     rows = [
@@ -85,7 +85,8 @@ def write_events(engine: Engine, limits: JournalLimits, events: list[NewEvent]) 
             elif row.client_id is not None and row.kind in SHOWS_CLIENT_KINDS:
                 attribute_earlier(db, row)
         ids = [int(row.id) for row in rows if row.id is not None]
-        prune(db, limits)
+        if limits is not None:
+            prune(db, limits)
         db.commit()
     return ids
 

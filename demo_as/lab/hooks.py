@@ -1,0 +1,410 @@
+"""The AS's calls into the lab: one line in each route, each a no-op when the lab is off.
+
+A hook never breaks the request it observes: a failing journal write is logged and ignored.
+Secrets never reach the journal: tokens, codes, verifiers and refresh tokens are fingerprinted
+here (journal.fingerprint) before anything is stored.
+
+Per-request facts a later hook needs (which client an error response belongs to, what a token
+request presented) travel on ``request.state`` (``lab_client_id``, ``lab_token``,
+``lab_iss_probe``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import Request
+
+from demo_as.lab.catalog import ISS_PROBES, SHORT_TOKEN_SECONDS
+from demo_as.lab.journal import NewEvent, fingerprint, write_events
+from demo_as.lab.probes import take_probe
+from demo_as.lab.runtime import LabRuntime, logger
+from demo_as.settings import IssMode
+
+GRADED_KINDS = (
+    "authorization-request",
+    "authorization-response",
+    "code-redemption",
+    "refresh",
+    "reuse-detected",
+)
+REGISTRATION_KEYS = (
+    "client_name",
+    "redirect_uris",
+    "grant_types",
+    "response_types",
+    "token_endpoint_auth_method",
+    "scope",
+    "software_id",
+    "software_version",
+    "client_uri",
+    "application_type",
+)
+MAX_LOGGED = 10000
+
+
+def lab_of(request: Request) -> LabRuntime | None:
+    return getattr(request.app.state, "lab", None)
+
+
+def record(request: Request, event: NewEvent) -> None:
+    lab = lab_of(request)
+    if lab is None:
+        return
+    try:
+        write_events(lab.engine, lab.limits, [event])
+        if event.client_id and event.kind in GRADED_KINDS:
+            log_new_failures(lab, {event.client_id})
+    except Exception:  # the journal must never break the AS
+        logger.exception("lab: could not journal a %s event", event.kind)
+
+
+def log_new_failures(lab: LabRuntime, client_ids: set[str]) -> None:
+    """One readable AS log line per newly failed rule (no secrets: fingerprints only)."""
+    from demo_as.lab.views import ClientState  # views imports the AS store, which imports us
+
+    for client_id in client_ids:
+        for verdict in ClientState(lab.engine, client_id).verdicts:
+            if verdict.verdict != "fail":
+                continue
+            key = (client_id, verdict.rule, tuple(verdict.events))
+            if key in lab.logged_failures:
+                continue
+            if len(lab.logged_failures) > MAX_LOGGED:
+                lab.logged_failures.clear()
+            lab.logged_failures.add(key)
+            logger.warning(
+                "lab: client %s fails rule %s: %s (events %s)",
+                client_id,
+                verdict.rule,
+                verdict.detail,
+                ", ".join(f"#{i}" for i in verdict.events),
+            )
+
+
+def client_of(request: Request) -> str | None:
+    return getattr(request.state, "lab_client_id", None)
+
+
+# --- discovery and registration -----------------------------------------------------------
+
+
+def metadata_fetch(request: Request) -> None:
+    """RFC 8414 metadata fetched (unattributed: no client_id is sent)."""
+    record(
+        request,
+        NewEvent("as", "metadata-fetch", f"GET {request.url.path}", {"path": request.url.path}),
+    )
+
+
+def registration(request: Request, client: Any) -> None:
+    """RFC 7591 registration that succeeded, with the metadata the client sent."""
+    sent = getattr(request, "_json", None)  # FastAPI's parsed body (unknown fields included)
+    sent = sent if isinstance(sent, dict) else {}
+    detail = {key: sent.get(key) for key in REGISTRATION_KEYS if key in sent}
+    detail["peer"] = request.client.host if request.client else None
+    name = client.client_name or "(no client_name)"
+    record(
+        request,
+        NewEvent(
+            "as",
+            "registration",
+            f"registered {name} with redirect URIs {' '.join(client.redirect_uris)}",
+            detail,
+            client_id=client.client_id,
+            attribution="request",
+        ),
+    )
+
+
+# --- the front channel --------------------------------------------------------------------
+
+
+def authorization_request(request: Request, items: list[tuple[str, str]], client: Any) -> None:
+    """GET /authorize as sent, before validation (a refused request is journaled too)."""
+    params = dict(items)
+    settings = request.app.state.settings
+    client_id = client.client_id if client is not None else None
+    request.state.lab_client_id = client_id
+    state = params.get("state")
+    detail = {
+        "scope": params.get("scope", "").split(),
+        "scope_sent": "scope" in params,
+        "resource": [v for k, v in items if k == "resource"],
+        "code_challenge_method": params.get("code_challenge_method"),
+        "code_challenge_present": bool(params.get("code_challenge")),
+        "state_length": len(state) if state is not None else None,
+        "redirect_uri": params.get("redirect_uri"),
+        "prompt": params.get("prompt"),
+        "response_type": params.get("response_type"),
+        "scopes_supported": list(settings.scopes),
+        "known_resources": list(settings.resources),
+    }
+    if client is None:
+        detail["client_id_sent"] = (params.get("client_id") or "")[:200] or None
+    record(
+        request,
+        NewEvent(
+            "as",
+            "authorization-request",
+            f"/authorize scope={params.get('scope', '(none)')} "
+            f"method={params.get('code_challenge_method') or '(none)'}",
+            detail,
+            client_id=client_id,
+            attribution="request",
+        ),
+    )
+
+
+def consent_decision(request: Request, pending: Any, decision: str, ticked: list[str]) -> None:
+    """The user's answer: what was asked and what was granted (asked ∩ ticked on approve)."""
+    request.state.lab_client_id = pending.client_id
+    granted = [s for s in pending.scopes if s in ticked] if decision != "deny" else []
+    record(
+        request,
+        NewEvent(
+            "as",
+            "consent",
+            f"user {decision}: granted {' '.join(granted) or 'nothing'} of "
+            f"{' '.join(pending.scopes)}",
+            {
+                "decision": decision,
+                "asked": list(pending.scopes),
+                "granted": list(granted),
+                "username": pending.username,
+            },
+            client_id=pending.client_id,
+            attribution="request",
+        ),
+    )
+
+
+def iss_mode_for(request: Request, client_id: str) -> IssMode:
+    """The iss behaviour of this success response: an iss-wrong/iss-omit probe (consumed if
+    once), else ``--iss-mode``."""
+    settings = request.app.state.settings
+    lab = lab_of(request)
+    if lab is None:
+        return settings.iss_mode
+    probe = take_probe(lab.engine, ISS_PROBES, client_id)
+    if probe is None:
+        return settings.iss_mode
+    request.state.lab_iss_probe = probe.id
+    return IssMode.wrong if probe.probe == "iss-wrong" else IssMode.omit
+
+
+def authorization_response(request: Request, client_id: str | None, url: str) -> None:
+    """The redirect actually sent (success or error), with the iss it carried (RFC 9207)."""
+    settings = request.app.state.settings
+    params = {k: v[0] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
+    iss = params.get("iss")
+    code = params.get("code")
+    iss_status = "omitted" if iss is None else ("correct" if iss == settings.issuer else "wrong")
+    detail = {
+        "outcome": "code" if code else params.get("error", "unknown"),
+        "error_description": params.get("error_description"),
+        "iss_sent": iss,
+        "iss_status": iss_status,
+        "probe_id": getattr(request.state, "lab_iss_probe", None),
+        "code_fingerprint": fingerprint(code) if code else None,
+        "code_expires_at": time.time() + settings.code_ttl if code else None,
+        "state_echoed": "state" in params,
+        "redirect_uri": url.split("?", 1)[0],
+    }
+    what = f"code {detail['code_fingerprint']}" if code else f"error {detail['outcome']}"
+    record(
+        request,
+        NewEvent(
+            "as",
+            "authorization-response",
+            f"redirect with {what}, iss {iss_status}",
+            detail,
+            client_id=client_id or client_of(request),
+            attribution="request",
+        ),
+    )
+
+
+# --- the token endpoint -------------------------------------------------------------------
+
+
+def token_request(
+    request: Request,
+    client: Any,
+    grant_type: str | None,
+    code: str | None,
+    refresh_token: str | None,
+    scope: str | None,
+    resource: str | None,
+) -> None:
+    """Remember what an authenticated token request presented (recorded with its outcome)."""
+    if lab_of(request) is None:
+        return
+    from demo_as.grants import find_refresh_token, get_grant
+
+    engine = request.app.state.engine
+    presented = refresh_token
+    status = None
+    if grant_type == "refresh_token" and presented:
+        row = find_refresh_token(engine, presented)
+        grant = get_grant(engine, row.grant_id) if row else None
+        status = "unknown" if row is None else row.status
+        if grant is not None and grant.revoked_at is not None:
+            status = "revoked"
+    request.state.lab_client_id = client.client_id
+    request.state.lab_token = {
+        "grant_type": grant_type,
+        "code_fingerprint": fingerprint(code) if code else None,
+        "presented_refresh_fingerprint": fingerprint(presented) if presented else None,
+        "presented_status": status,
+        "scope_requested": scope.split() if scope else None,
+        "resource": resource,
+    }
+
+
+def access_token_lifetime(request: Request, client_id: str) -> int:
+    """``--access-token-ttl``, or SHORT_TOKEN_SECONDS under a short-token probe."""
+    settings = request.app.state.settings
+    lab = lab_of(request)
+    if lab is None:
+        return settings.access_token_ttl
+    probe = take_probe(lab.engine, ("short-token",), client_id)
+    if probe is None:
+        return settings.access_token_ttl
+    request.state.lab_short_probe = probe.id
+    return min(SHORT_TOKEN_SECONDS, settings.access_token_ttl)
+
+
+def token_event(request: Request, outcome: str, extra: dict[str, Any]) -> NewEvent | None:
+    stash = getattr(request.state, "lab_token", None)
+    if stash is None:
+        return None
+    kind = "refresh" if stash["grant_type"] == "refresh_token" else "code-redemption"
+    detail = {**stash, "outcome": outcome, **extra}
+    if kind == "refresh":
+        summary = (
+            f"refresh with {stash['presented_refresh_fingerprint']} ({stash['presented_status']})"
+        )
+    else:
+        summary = f"code {stash['code_fingerprint']} redeemed"
+    summary += f": {outcome}" if outcome != "issued" else f", scope {extra.get('scope_granted')}"
+    return NewEvent(
+        "as",
+        kind,
+        summary,
+        detail,
+        client_id=client_of(request),
+        attribution="request",
+        token_fingerprint=extra.get("access_token_fingerprint"),
+    )
+
+
+def token_response(request: Request, body: dict[str, Any]) -> None:
+    """A successful token response: fingerprints of what was issued, and the granted scope."""
+    settings = request.app.state.settings
+    refresh = body.get("refresh_token")
+    event = token_event(
+        request,
+        "issued",
+        {
+            "scope_granted": str(body.get("scope", "")).split(),
+            "access_token_fingerprint": fingerprint(body["access_token"]),
+            "access_token_expires_at": time.time() + int(body.get("expires_in", 0)),
+            "refresh_token_fingerprint": fingerprint(refresh) if refresh else None,
+            "refresh_expires_at": time.time() + settings.refresh_token_ttl if refresh else None,
+            "short_token_probe": getattr(request.state, "lab_short_probe", None),
+        },
+    )
+    if event is not None:
+        record(request, event)
+
+
+def reuse_detected(request: Request, grant_id: str) -> None:
+    """OAuth 2.1 §4.3.1: a rotated refresh token came back; the grant is being revoked."""
+    stash = getattr(request.state, "lab_token", None) or {}
+    record(
+        request,
+        NewEvent(
+            "as",
+            "reuse-detected",
+            f"rotated refresh token {stash.get('presented_refresh_fingerprint')} reused: grant "
+            "revoked",
+            {
+                "presented_refresh_fingerprint": stash.get("presented_refresh_fingerprint"),
+                "grant": fingerprint(grant_id),
+            },
+            client_id=client_of(request),
+            attribution="request",
+        ),
+    )
+
+
+# --- refusals, revocation, introspection --------------------------------------------------
+
+
+def refusal(request: Request, error: Any) -> None:
+    """An OAuth error answer or an error page: the token event of a token request, else one
+    ``refusal`` event naming the endpoint and the rule."""
+    if lab_of(request) is None:
+        return
+    code = getattr(error, "error", None) or getattr(error, "title", "refused")
+    description = getattr(error, "description", None) or getattr(error, "explanation", None)
+    event = token_event(request, str(code), {"error_description": description})
+    if event is None:
+        event = NewEvent(
+            "as",
+            "refusal",
+            f"{request.method} {request.url.path} refused: {code}",
+            {
+                "endpoint": request.url.path,
+                "error": code,
+                "error_description": description,
+                "section": getattr(error, "section", None),
+            },
+            client_id=client_of(request),
+            attribution="request",
+        )
+    record(request, event)
+
+
+def revocation(request: Request, client_id: str, token: str) -> None:
+    """RFC 7009 revocation request by an authenticated client."""
+    request.state.lab_client_id = client_id
+    record(
+        request,
+        NewEvent(
+            "as",
+            "revocation",
+            f"revocation of {fingerprint(token)}",
+            {"token_fingerprint": fingerprint(token), "token_type": revoked_type(request, token)},
+            client_id=client_id,
+            attribution="request",
+        ),
+    )
+
+
+def revoked_type(request: Request, token: str) -> str:
+    from demo_as.grants import find_refresh_token
+
+    if find_refresh_token(request.app.state.engine, token) is not None:
+        return "refresh_token"
+    return "access_token" if token.count(".") == 2 else "unknown"
+
+
+def introspection(request: Request, token: str, body: dict[str, Any]) -> None:
+    """RFC 7662 introspection by an RS, attributed to the token's client."""
+    client_id = body.get("client_id")
+    record(
+        request,
+        NewEvent(
+            "as",
+            "introspection",
+            f"introspection of {fingerprint(token)}: active={body.get('active')}",
+            {"active": bool(body.get("active")), "scope": body.get("scope")},
+            client_id=client_id if isinstance(client_id, str) else None,
+            attribution="token",
+            token_fingerprint=fingerprint(token),
+        ),
+    )

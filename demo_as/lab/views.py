@@ -1,0 +1,290 @@
+"""The lab's Python API (COORDINATION.md): what the JSON API and the lab pages show.
+
+Every function takes the AS's engine and returns plain dicts (the JSON API's bodies), or None for
+a client the journal does not know. Probe functions raise ``UnknownProbe``/``UnknownClient``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from demo_as.db import session
+from demo_as.grants import revoke_grant
+from demo_as.lab.catalog import CHALLENGE_PROBES, PROBES, RULES
+from demo_as.lab.errors import UnknownClient, UnknownProbe
+from demo_as.lab.grading import Context
+from demo_as.lab.journal import (
+    INFERENCE_WINDOW,
+    NewEvent,
+    client_ids_seen,
+    client_known,
+    client_rows,
+    iso,
+    write_events,
+)
+from demo_as.lab.markdown import render_report
+from demo_as.lab.models import LabEvent, LabProbe
+from demo_as.lab.probes import active_probes as stored_active_probes
+from demo_as.lab.probes import clear_kinds, get_probe, store_probe
+from demo_as.lab.probes import clear_probe as clear_stored_probe
+from demo_as.lab.report import grade, rule_of_events
+from demo_as.lab.steps import Step, Verdict
+from demo_as.models import Client, Grant
+
+logger = logging.getLogger("demo_as.lab")
+TWIN_KEYS = ("client_name", "redirect_uris", "software_id", "software_version", "peer")
+
+
+def registration_method(client_id: str, registered: bool) -> str:
+    """COORDINATION.md: https:// ids are CIMD, /register clients DCR, anything else
+    preregistered."""
+    if client_id.startswith("https://"):
+        return "cimd"
+    return "dcr" if registered else "preregistered"
+
+
+def to_step(row: LabEvent) -> Step:
+    return Step(
+        id=int(row.id or 0),
+        at=row.at,
+        server=row.server,
+        kind=row.kind,
+        detail=dict(row.detail or {}),
+        client_id=row.client_id,
+        token_fingerprint=row.token_fingerprint,
+    )
+
+
+def registration_of(rows: list[LabEvent]) -> dict[str, Any]:
+    return next((dict(r.detail) for r in rows if r.kind == "registration"), {})
+
+
+def twins_of(engine: Engine, client_id: str, registration: dict[str, Any]) -> list[Step]:
+    """Registrations of other client_ids with the same metadata from the same address."""
+    if not registration:
+        return []
+    key = tuple(str(registration.get(k)) for k in TWIN_KEYS)
+    with session(engine) as db:
+        rows = db.exec(
+            select(LabEvent).where(LabEvent.kind == "registration", LabEvent.client_id != client_id)
+        ).scalars()
+        return [
+            to_step(r)
+            for r in rows
+            if tuple(str((r.detail or {}).get(k)) for k in TWIN_KEYS) == key
+        ]
+
+
+class ClientState:
+    """One client's rows, its registration facts and its graded report."""
+
+    def __init__(self, engine: Engine, client_id: str) -> None:
+        self.client_id = client_id
+        self.rows = client_rows(engine, client_id)
+        with session(engine) as db:
+            client = db.get(Client, client_id)
+        self.registration_detail = registration_of(self.rows)
+        self.method = registration_method(
+            client_id, client is not None or bool(self.registration_detail)
+        )
+        self.client_name = (client.client_name if client else None) or self.registration_detail.get(
+            "client_name"
+        )
+        context = Context(
+            now=time.time(),
+            registration=self.method,
+            twins=twins_of(engine, client_id, self.registration_detail),
+        )
+        self.verdicts: list[Verdict] = grade([to_step(r) for r in self.rows], context)
+
+    def counts(self) -> dict[str, int]:
+        counts = {"pass": 0, "fail": 0, "warn": 0, "unobserved": 0}
+        for verdict in self.verdicts:
+            counts[verdict.verdict] += 1
+        return counts
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "client_name": self.client_name,
+            "registration": self.method,
+            "software_id": self.registration_detail.get("software_id"),
+            "software_version": self.registration_detail.get("software_version"),
+            "first_seen": iso(self.rows[0].at) if self.rows else None,
+            "last_seen": iso(self.rows[-1].at) if self.rows else None,
+            "counts": self.counts(),
+        }
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "client_name": self.client_name,
+            "rules": [
+                {
+                    "id": v.rule,
+                    "title": RULES[v.rule].title,
+                    "verdict": v.verdict,
+                    "detail": v.detail,
+                    "spec": RULES[v.rule].spec,
+                    "correct": RULES[v.rule].correct,
+                    "events": v.events,
+                }
+                for v in self.verdicts
+            ],
+        }
+
+    def events(self, after_id: int | None = None) -> list[dict[str, Any]]:
+        rules = rule_of_events(self.verdicts)
+        return [
+            event_dict(row, rules.get(int(row.id or 0)))
+            for row in self.rows
+            if after_id is None or int(row.id or 0) > after_id
+        ]
+
+
+def event_dict(row: LabEvent, rule: str | None) -> dict[str, Any]:
+    detail = dict(row.detail or {})
+    if row.attribution == "inferred":
+        detail["attribution"] = (
+            f"inferred: the next client seen at the AS within {INFERENCE_WINDOW:.0f} s"
+        )
+    return {
+        "id": int(row.id or 0),
+        "at": iso(row.at),
+        "server": row.server,
+        "kind": row.kind,
+        "summary": row.summary,
+        "detail": detail,
+        "rule": rule,
+        "spec": RULES[rule].spec if rule else None,
+    }
+
+
+def state_of(engine: Engine, client_id: str) -> ClientState | None:
+    if not client_known(engine, client_id):
+        return None
+    return ClientState(engine, client_id)
+
+
+def list_clients(engine: Engine) -> list[dict]:
+    """Every client the journal names, ordered by first seen."""
+    return [ClientState(engine, client_id).summary() for client_id, _, _ in client_ids_seen(engine)]
+
+
+def client_summary(engine: Engine, client_id: str) -> dict | None:
+    state = state_of(engine, client_id)
+    return state.summary() if state else None
+
+
+def client_report(engine: Engine, client_id: str) -> dict | None:
+    state = state_of(engine, client_id)
+    return state.report() if state else None
+
+
+def client_events(engine: Engine, client_id: str, after_id: int | None = None) -> list[dict]:
+    """The client's events in time order (only those with id > ``after_id`` when given: ids
+    grow with insertion, so a poller passes the largest id it has)."""
+    state = state_of(engine, client_id)
+    if state is None:
+        raise UnknownClient(f"the lab has seen no client with client_id {client_id[:200]!r}")
+    return state.events(after_id)
+
+
+def report_markdown(engine: Engine, client_id: str) -> str | None:
+    state = state_of(engine, client_id)
+    if state is None:
+        return None
+    return render_report(state.summary(), state.report(), state.events())
+
+
+# --- probes -----------------------------------------------------------------------------------
+
+
+def probe_dict(row: LabProbe) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "probe": row.probe,
+        "client_id": row.client_id,
+        "once": row.once,
+        "fired_at": iso(row.fired_at),
+        "delivered": row.delivered,
+        "consumed": row.consumed_at is not None,
+    }
+
+
+def active_probes(engine: Engine) -> list[dict]:
+    return [probe_dict(p) for p in stored_active_probes(engine)]
+
+
+def fire_probe(engine: Engine, probe: str, client_id: str | None, once: bool) -> dict:
+    """Fire a probe for one client (or all, ``client_id`` None). Server-wide probes (the RS
+    challenge mode) ignore ``client_id`` and last until cleared; ``revoke-grant`` acts now."""
+    spec = PROBES.get(probe)
+    if spec is None:
+        raise UnknownProbe(f"unknown probe {probe[:60]!r}; known: {', '.join(PROBES)}")
+    if client_id is not None and not client_known(engine, client_id):
+        raise UnknownClient(f"the lab has seen no client with client_id {client_id[:200]!r}")
+    if not spec.per_client:
+        client_id, once = None, False
+        clear_kinds(engine, CHALLENGE_PROBES)
+    row = store_probe(engine, probe, client_id, once)
+    events = [fired_event(row)]
+    if probe == "revoke-grant":
+        events += revoke_grants_now(engine, row)
+        clear_stored_probe(engine, row.id)
+        row.cleared_at = time.time()
+    write_events(engine, None, events)
+    logger.info(
+        "lab: probe %s fired (%s) for %s, %s",
+        row.id,
+        probe,
+        client_id or "every client",
+        "once" if once else "until cleared",
+    )
+    return probe_dict(get_probe(engine, row.id) or row)
+
+
+def fired_event(row: LabProbe) -> NewEvent:
+    target = row.client_id or "every client"
+    return NewEvent(
+        server="as",
+        kind="probe-fired",
+        summary=f"probe {row.probe} fired for {target} ({'once' if row.once else 'until cleared'})",
+        detail={"probe_id": row.id, "probe": row.probe, "once": row.once, "for": row.client_id},
+        client_id=row.client_id,
+        attribution="request" if row.client_id else None,
+    )
+
+
+def revoke_grants_now(engine: Engine, row: LabProbe) -> list[NewEvent]:
+    """The revoke-grant probe: every live grant of the client (or of all clients) is revoked
+    with its tokens (RFC 7009 §2.1 semantics), one event per grant."""
+    query = select(Grant).where(Grant.revoked_at.is_(None))
+    if row.client_id is not None:
+        query = query.where(Grant.client_id == row.client_id)
+    with session(engine) as db:
+        grants = list(db.exec(query).scalars())
+    events = []
+    for grant in grants:
+        revoke_grant(engine, grant.id, f"lab probe {row.id} (revoke-grant)")
+        events.append(
+            NewEvent(
+                server="as",
+                kind="grant-revoked",
+                summary=f"grant revoked by probe {row.id}: {' '.join(grant.scopes)}",
+                detail={"probe_id": row.id, "scope": list(grant.scopes)},
+                client_id=grant.client_id,
+                attribution="request",
+            )
+        )
+    return events
+
+
+def clear_probe(engine: Engine, probe_id: str) -> bool:
+    """Clear an active probe; False when no active probe has this id."""
+    return clear_stored_probe(engine, probe_id)
