@@ -47,8 +47,8 @@ RULES: dict[str, Rule] = {
             "Sends an unguessable state",
             "RFC 6749 §10.12; OAuth 2.1 draft-13 §7.12; MCP authorization, Security "
             "Considerations (Open Redirection)",
-            "Send a fresh random state (at least 128 bits) on every authorization request and "
-            "drop any response whose state does not match.",
+            "Send a fresh random state (16 or more random characters) on every authorization "
+            "request and drop any response whose state does not match.",
         ),
         Rule(
             "resource-matches-prm",

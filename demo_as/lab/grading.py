@@ -20,6 +20,7 @@ from demo_as.lab.steps import (
 )
 
 MIN_STATE_LENGTH = 16  # characters; 16 base64url characters carry 96 bits
+TWIN_WINDOW = 600.0  # seconds between two registrations of what looks like one client
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,11 @@ class Context:
 def registers_once(steps: Sequence[Step], ctx: Context) -> Verdict:
     """RFC 7591 §3 / MCP Dynamic Client Registration: register once, reuse the client_id.
 
-    A registration with the same client_name, redirect URIs and software id from the same
-    address under another client_id looks like the same program registering again: a warning
-    (two copies of one program on one machine look the same to the AS)."""
+    Reuse is visible as several authorization requests under one client_id. A client_id used for
+    at most one authorization while the same metadata (client_name, redirect URIs, software id)
+    was registered again from the same address within ``TWIN_WINDOW`` looks like a client that
+    registers on every authorization: a warning (the AS cannot tell it from two copies of one
+    program started one after the other)."""
     rule = "registers-once"
     authorizations = of_kind(steps, "authorization-request")
     registrations = of_kind(steps, "registration")
@@ -44,15 +47,16 @@ def registers_once(steps: Sequence[Step], ctx: Context) -> Verdict:
         if authorizations:
             return Verdict(rule, "pass", "uses a client ID metadata document: no registration")
         return Verdict(rule, "unobserved", "no authorization request yet")
-    if ctx.twins:
-        twin = ctx.twins[0]
+    mine = registrations[0].at if registrations else None
+    twins = [t for t in ctx.twins if mine is not None and abs(t.at - mine) <= TWIN_WINDOW]
+    if twins and len(authorizations) <= 1:
         return Verdict(
             rule,
             "warn",
-            f"{len(ctx.twins)} other registration(s) with the same metadata from the same address"
-            f" (e.g. client_id {twin.client_id}): if that is this program, it registers again "
-            "instead of reusing its client_id",
-            [s.id for s in registrations],
+            f"used its client_id for {len(authorizations)} authorization(s) while the same "
+            f"metadata was registered again from the same address as {twins[0].client_id}: it "
+            "seems to register instead of reusing its client_id",
+            [s.id for s in registrations + authorizations],
         )
     if not authorizations:
         return Verdict(rule, "unobserved", "no authorization request with this client_id yet")
@@ -209,7 +213,7 @@ def iss_checked(steps: Sequence[Step], ctx: Context) -> Verdict:
     the parameter) must be refused: its code is never redeemed. Observable under a probe (or
     ``--iss-mode``)."""
     redemptions = {s.get("code_fingerprint"): s for s in of_kind(steps, "code-redemption")}
-    failures, passes = [], []
+    failures, passes, waiting = [], [], []
     for response in of_kind(steps, "authorization-response"):
         status = response.get("iss_status")
         if status in (None, "correct") or response.get("outcome") != "code":
@@ -229,9 +233,12 @@ def iss_checked(steps: Sequence[Step], ctx: Context) -> Verdict:
             passes.append(
                 (f"refused the response with {what}: its code was never redeemed", [response.id])
             )
-    return verdict_of(
-        "iss-checked",
-        failures,
-        passes,
-        "fire the iss-wrong or iss-omit probe, then let the client authorize",
-    )
+        else:
+            waiting.append(response)
+    unobserved = "fire the iss-wrong or iss-omit probe, then let the client authorize"
+    if waiting:
+        unobserved = (
+            "a response was sent with a wrong or missing iss; its code is not redeemed so far "
+            "(pass once the code expires unredeemed or the client authorizes again)"
+        )
+    return verdict_of("iss-checked", failures, passes, unobserved)

@@ -98,9 +98,7 @@ def reaction_to(challenge: Step, steps: Sequence[Step]) -> Step | None:
             return None
         if step.kind == "challenge":
             return None
-        if step.kind == "authorization-request" or (
-            step.kind == "refresh" and step.get("grant_type") == "refresh_token"
-        ):
+        if step.kind in ("authorization-request", "refresh"):
             return step
     return None
 
@@ -135,7 +133,9 @@ def verdict_of(
         if findings:
             ids = sorted({i for _text, ids in findings for i in ids})
             text = findings[0][0]
-            if len(findings) > 1:
+            if len(findings) > 1 and name == "pass":
+                text += f" ({len(findings)} times)"
+            elif len(findings) > 1:
                 text += f" (and {len(findings) - 1} more like it)"
             return Verdict(rule, name, text, ids)  # type: ignore[arg-type]
     return Verdict(rule, "unobserved", unobserved, [])
