@@ -94,16 +94,16 @@ def clear_kinds(engine: Engine, kinds: Sequence[str]) -> None:
         db.commit()
 
 
-def mark_consumed(engine: Engine, probe_ids: Sequence[str]) -> None:
-    """Consume ``once`` probes (the RS reports the ones it applied)."""
+def mark_consumed(engine: Engine, probe_ids: Sequence[str], only_once: bool = True) -> None:
+    """Consume probes: the ``once`` probes the RS reports it applied, or (``only_once`` False)
+    a probe that acted when fired (revoke-grant)."""
     if not probe_ids:
         return
+    conditions = [LabProbe.id.in_(list(probe_ids)), *active_filter()]
+    if only_once:
+        conditions.append(LabProbe.once.is_(True))
     with session(engine) as db:
-        db.exec(
-            update(LabProbe)
-            .where(LabProbe.id.in_(list(probe_ids)), LabProbe.once.is_(True), *active_filter())
-            .values(consumed_at=time.time())
-        )
+        db.exec(update(LabProbe).where(*conditions).values(consumed_at=time.time()))
         db.commit()
 
 

@@ -30,7 +30,7 @@ from demo_as.lab.journal import (
 from demo_as.lab.markdown import render_report
 from demo_as.lab.models import LabEvent, LabProbe
 from demo_as.lab.probes import active_probes as stored_active_probes
-from demo_as.lab.probes import clear_kinds, get_probe, store_probe
+from demo_as.lab.probes import clear_kinds, get_probe, mark_consumed, store_probe
 from demo_as.lab.probes import clear_probe as clear_stored_probe
 from demo_as.lab.report import grade, rule_of_events
 from demo_as.lab.steps import Step, Verdict
@@ -236,8 +236,7 @@ def fire_probe(engine: Engine, probe: str, client_id: str | None, once: bool) ->
     events = [fired_event(row)]
     if probe == "revoke-grant":
         events += revoke_grants_now(engine, row)
-        clear_stored_probe(engine, row.id)
-        row.cleared_at = time.time()
+        mark_consumed(engine, [row.id], only_once=False)
     write_events(engine, None, events)
     logger.info(
         "lab: probe %s fired (%s) for %s, %s",

@@ -1,0 +1,156 @@
+"""The AS hooks through real flows (tests/harness/oauth_flow.py's honest client against a real
+demo_as): what the journal records, that it records no secret, and the report it grades."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from harness.oauth_flow import (
+    AuthorizationRequest,
+    authorize,
+    code_from,
+    issue_tokens,
+    redeem,
+    refresh,
+    register,
+)
+from lab.conftest import RESOURCE
+from sqlalchemy import func, select
+
+from demo_as.db import session
+from demo_as.lab.journal import fingerprint
+from demo_as.lab.models import LabEvent
+
+
+def events_of(lab, client_id: str) -> list[dict]:
+    response = lab.http.get(f"/lab/api/clients/{client_id}/events")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def verdicts_of(lab, client_id: str) -> dict[str, dict]:
+    response = lab.http.get(f"/lab/api/clients/{client_id}/report")
+    assert response.status_code == 200, response.text
+    return {rule["id"]: rule for rule in response.json()["rules"]}
+
+
+def test_honest_flow_is_journaled_with_fingerprints_only(lab):
+    lab.http.get("/.well-known/oauth-authorization-server")
+    client, request, tokens = issue_tokens(lab.http, lab.url, RESOURCE)
+    rotated = refresh(
+        lab.http, lab.url, client["client_id"], tokens["refresh_token"], resource=RESOURCE
+    )
+    assert rotated.status_code == 200
+    events = events_of(lab, client["client_id"])
+    kinds = [e["kind"] for e in events]
+    assert kinds == [
+        "metadata-fetch",  # attributed by inference: the next client seen at the AS
+        "registration",
+        "authorization-request",
+        "consent",
+        "authorization-response",
+        "code-redemption",
+        "refresh",
+    ]
+    assert "inferred" in events[0]["detail"]["attribution"]
+    by_kind = {e["kind"]: e for e in events}
+    assert by_kind["authorization-request"]["detail"]["code_challenge_method"] == "S256"
+    assert by_kind["authorization-request"]["detail"]["state_length"] == len(request.state)
+    assert by_kind["authorization-request"]["detail"]["resource"] == [RESOURCE]
+    assert by_kind["consent"]["detail"]["granted"] == ["notes:read", "offline_access"]
+    assert by_kind["authorization-response"]["detail"]["iss_status"] == "correct"
+    assert by_kind["authorization-response"]["detail"]["iss_sent"] == lab.settings.issuer
+    redemption = by_kind["code-redemption"]["detail"]
+    assert redemption["access_token_fingerprint"] == fingerprint(tokens["access_token"])
+    assert redemption["refresh_token_fingerprint"] == fingerprint(tokens["refresh_token"])
+    assert redemption["scope_granted"] == ["notes:read", "offline_access"]
+    assert by_kind["refresh"]["detail"]["presented_status"] == "active"
+    assert by_kind["refresh"]["detail"]["presented_refresh_fingerprint"] == fingerprint(
+        tokens["refresh_token"]
+    )
+    # No secret anywhere in the journal, neither in the API nor in the table.
+    with session(lab.app.state.engine) as db:
+        stored = json.dumps([row.model_dump() for row in db.exec(select(LabEvent)).scalars()])
+    secrets = [tokens["access_token"], tokens["refresh_token"], request.verifier]
+    secrets += [rotated.json()["access_token"], rotated.json()["refresh_token"]]
+    for text in (json.dumps(events), stored):
+        for secret in secrets:
+            assert secret not in text
+
+
+def test_honest_flow_report(lab):
+    client, _request, tokens = issue_tokens(lab.http, lab.url, RESOURCE)
+    refresh(lab.http, lab.url, client["client_id"], tokens["refresh_token"], resource=RESOURCE)
+    verdicts = verdicts_of(lab, client["client_id"])
+    passing = {rule for rule, v in verdicts.items() if v["verdict"] == "pass"}
+    assert passing == {
+        "registers-once",
+        "pkce-s256",
+        "state",
+        "resource-matches-prm",
+        "offline-access",
+        "refresh-before-reauth",
+        "refresh-rotation-followed",
+    }
+    assert not [v for v in verdicts.values() if v["verdict"] in ("fail", "warn")]
+    listed = lab.http.get("/lab/api/clients").json()
+    assert [c["client_id"] for c in listed] == [client["client_id"]]
+    assert listed[0]["registration"] == "dcr"
+    assert listed[0]["client_name"] == "battery client"
+    assert listed[0]["counts"]["pass"] == len(passing)
+
+
+def test_reuse_fails_rotation_and_logs_one_line(lab, caplog):
+    client, _request, tokens = issue_tokens(lab.http, lab.url, RESOURCE)
+    cid = client["client_id"]
+    refresh(lab.http, lab.url, cid, tokens["refresh_token"], resource=RESOURCE)
+    with caplog.at_level(logging.WARNING, logger="demo_as.lab"):
+        replay = refresh(lab.http, lab.url, cid, tokens["refresh_token"], resource=RESOURCE)
+    assert replay.status_code == 400
+    kinds = [e["kind"] for e in events_of(lab, cid)]
+    assert kinds[-2:] == ["reuse-detected", "refresh"]
+    verdict = verdicts_of(lab, cid)["refresh-rotation-followed"]
+    assert verdict["verdict"] == "fail"
+    assert "reuse detected" in verdict["detail"]
+    lines = [
+        r.getMessage() for r in caplog.records if "refresh-rotation-followed" in r.getMessage()
+    ]
+    assert len(lines) == 1
+    assert cid in lines[0]
+    assert tokens["refresh_token"] not in lines[0]
+
+
+def test_refused_requests_are_journaled_and_graded(lab):
+    client = register(lab.http, lab.url)
+    cid = client["client_id"]
+    request = AuthorizationRequest(
+        client_id=cid, redirect_uri=client["redirect_uris"][0], resource=RESOURCE
+    )
+    plain = lab.http.get(
+        "/authorize", params=request.params(code_challenge_method="plain", resource=None)
+    )
+    assert plain.status_code == 302 and "error=invalid_request" in plain.headers["location"]
+    code = code_from(authorize(lab.http, lab.url, request), request)
+    wrong = redeem(lab.http, lab.url, request, code, code_verifier="x" * 43)
+    assert wrong.status_code == 400
+    events = events_of(lab, cid)
+    responses = [e for e in events if e["kind"] == "authorization-response"]
+    assert responses[0]["detail"]["outcome"] == "invalid_request"
+    assert responses[0]["detail"]["iss_status"] == "correct"
+    redemption = next(e for e in events if e["kind"] == "code-redemption")
+    assert redemption["detail"]["outcome"] == "invalid_grant"
+    verdicts = verdicts_of(lab, cid)
+    assert verdicts["pkce-s256"]["verdict"] == "fail"
+    assert verdicts["resource-matches-prm"]["verdict"] == "fail"
+    failing_ids = set(verdicts["pkce-s256"]["events"])
+    assert {e["rule"] for e in events if e["id"] in failing_ids} == {"pkce-s256"}
+
+
+def test_lab_off_journals_nothing_and_serves_no_lab_api(start_lab):
+    lab = start_lab(lab=False)
+    issue_tokens(lab.http, lab.url, RESOURCE)
+    assert lab.http.get("/lab/api/clients").status_code == 404
+    with session(lab.app.state.engine) as db:
+        count = db.exec(select(func.count()).select_from(LabEvent)).scalar_one()
+    assert count == 0
