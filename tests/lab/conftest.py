@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx2
 import pytest
+from harness.postgres_cluster import PostgresServer
+from harness.postgres_cluster import postgres_server as start_postgres_server
 from serving import serve_app
 
 from demo_as.app import create_app
@@ -38,28 +40,51 @@ class LabServer:
         )
 
 
+@contextlib.contextmanager
+def running_lab(data_dir: Path, **overrides: Any) -> Iterator[LabServer]:
+    """demo_as with setting overrides, served until the block exits."""
+    holder: dict[str, Any] = {}
+
+    def build(base_url: str):
+        holder["settings"] = Settings(**{"issuer": base_url, "data_dir": data_dir, **overrides})
+        holder["app"] = create_app(holder["settings"])
+        return holder["app"]
+
+    with (
+        serve_app(build) as url,
+        httpx2.Client(base_url=url, follow_redirects=False, timeout=20) as http,
+    ):
+        yield LabServer(url, holder["settings"], http, holder["app"])
+
+
 @pytest.fixture
 def start_lab(tmp_path: Path) -> Iterator[Callable[..., LabServer]]:
     """Start demo_as with setting overrides; all servers of a test share one data directory."""
-    stack = contextlib.ExitStack()
-
-    def start(**overrides: Any) -> LabServer:
-        holder: dict[str, Any] = {}
-
-        def build(base_url: str):
-            options = {"issuer": base_url, "data_dir": tmp_path, **overrides}
-            holder["settings"] = Settings(**options)
-            holder["app"] = create_app(holder["settings"])
-            return holder["app"]
-
-        url = stack.enter_context(serve_app(build))
-        http = stack.enter_context(httpx2.Client(base_url=url, follow_redirects=False, timeout=20))
-        return LabServer(url, holder["settings"], http, holder["app"])
-
-    with stack:
-        yield start
+    with contextlib.ExitStack() as stack:
+        yield lambda **overrides: stack.enter_context(running_lab(tmp_path, **overrides))
 
 
 @pytest.fixture
 def lab(start_lab: Callable[..., LabServer]) -> LabServer:
     return start_lab()
+
+
+@pytest.fixture(scope="session")
+def lab_postgres() -> Iterator[PostgresServer]:
+    with start_postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def journal_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh AS database for one test: a SQLite file, or a database in a throwaway PostgreSQL
+    cluster (harness/postgres_cluster.py)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'journal.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("lab_postgres")
+    url = server.create_database()
+    try:
+        yield url
+    finally:
+        server.drop_database(url)
