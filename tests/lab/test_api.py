@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
 from harness.oauth_flow import issue_tokens
 from lab.conftest import RESOURCE
@@ -81,6 +82,8 @@ def test_client_ids_with_slashes_and_colons(lab):
     assert lab.report_rs([event]).status_code == 200
     report = lab.http.get(f"/lab/api/clients/{cimd}/report")
     assert report.status_code == 200
+    encoded = lab.http.get(f"/lab/api/clients/{quote(cimd, safe='')}/report")
+    assert encoded.json() == report.json()
     assert report.json()["client_id"] == cimd
     summary = lab.http.get("/lab/api/clients").json()[0]
     assert summary["registration"] == "cimd"

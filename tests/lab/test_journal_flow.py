@@ -147,10 +147,16 @@ def test_refused_requests_are_journaled_and_graded(lab):
     assert {e["rule"] for e in events if e["id"] in failing_ids} == {"pkce-s256"}
 
 
+def test_dashboard_links_the_lab(lab):
+    page = lab.http.get("/").text
+    assert '<a href="/lab">the client-testing lab</a>' in page
+
+
 def test_lab_off_journals_nothing_and_serves_no_lab_api(start_lab):
     lab = start_lab(lab=False)
     issue_tokens(lab.http, lab.url, RESOURCE)
     assert lab.http.get("/lab/api/clients").status_code == 404
+    assert "lab (journal, report cards, probes) is switched off" in lab.http.get("/").text
     with session(lab.app.state.engine) as db:
         count = db.exec(select(func.count()).select_from(LabEvent)).scalar_one()
     assert count == 0
