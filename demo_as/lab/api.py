@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from demo_as.errors import NO_STORE, OAuthError
 from demo_as.lab import views
 from demo_as.lab.errors import UnknownClient, UnknownProbe
-from demo_as.lab.hooks import log_new_failures
 from demo_as.lab.ingest import ingest, parse_batch, refuse_unless_lab_secret
 from demo_as.lab.models import CLIENT_ID_LENGTH
+from demo_as.lab.recorder import log_new_failures
 from demo_as.lab.request_guard import refuse_foreign_origin, refuse_unless_json
 
 router = APIRouter(prefix="/lab/api", tags=["lab"])

@@ -214,30 +214,41 @@ def refresh_rotation_followed(steps: Sequence[Step], ctx: Context) -> Verdict:
 
 
 def drops_rejected_token(steps: Sequence[Step], ctx: Context) -> Verdict:
-    """RFC 6750 §3.1: after 401 invalid_token the client gets a new token; it never resends the
-    refused access token (nor a refused refresh token)."""
+    """RFC 6750 §3.1: after 401 invalid_token the client gets a new token and retries; it does
+    not keep sending the refused access token (each resend refused again is a loop), nor present
+    a refused refresh token again. (A resend the RS accepts, e.g. after the rs-invalid-token
+    probe, is no loop: the token was good.)"""
     failures, passes = [], []
-    for challenge in steps:
-        if not (is_401(challenge) and challenge.get("error") == "invalid_token"):
-            continue
+    challenges = [s for s in steps if is_401(s) and s.get("error") == "invalid_token"]
+    for challenge in challenges:
         refused = challenge.token_fingerprint
         if not refused:
             continue
-        later = [
+        again = [
+            s
+            for s in challenges
+            if s.token_fingerprint == refused and s.at > challenge.at + RESEND_GRACE
+        ]
+        renewed = [
             s
             for s in of_kind(steps, "mcp-request")
-            if s.at > challenge.at + RESEND_GRACE and s.token_fingerprint
+            if s.at > challenge.at and s.token_fingerprint not in (None, refused)
         ]
-        again = [s for s in later if s.token_fingerprint == refused]
         if again:
             failures.append(
                 (
-                    f"resent the access token {refused} after the RS refused it with 401",
+                    f"kept sending the access token {refused} after the RS refused it with 401 "
+                    f"({len(again)} more 401s for it)",
                     [challenge.id, again[0].id],
                 )
             )
-        elif later:
-            passes.append(("after a 401 invalid_token, retried with a new token", [challenge.id]))
+        elif renewed:
+            passes.append(
+                (
+                    "after a 401 invalid_token, retried with a new token",
+                    [challenge.id, renewed[0].id],
+                )
+            )
     refused_refresh: dict[str, Step] = {}
     for step in of_kind(steps, "refresh"):
         presented = step.get("presented_refresh_fingerprint")

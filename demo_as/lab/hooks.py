@@ -18,18 +18,10 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi import Request
 
 from demo_as.lab.catalog import ISS_PROBES, SHORT_TOKEN_SECONDS
-from demo_as.lab.journal import NewEvent, fingerprint, write_events
-from demo_as.lab.probes import take_probe
-from demo_as.lab.runtime import LabRuntime, logger
+from demo_as.lab.journal import NewEvent, fingerprint
+from demo_as.lab.recorder import lab_of, probe_for, record
 from demo_as.settings import IssMode
 
-GRADED_KINDS = (
-    "authorization-request",
-    "authorization-response",
-    "code-redemption",
-    "refresh",
-    "reuse-detected",
-)
 REGISTRATION_KEYS = (
     "client_name",
     "redirect_uris",
@@ -42,46 +34,6 @@ REGISTRATION_KEYS = (
     "client_uri",
     "application_type",
 )
-MAX_LOGGED = 10000
-
-
-def lab_of(request: Request) -> LabRuntime | None:
-    return getattr(request.app.state, "lab", None)
-
-
-def record(request: Request, event: NewEvent) -> None:
-    lab = lab_of(request)
-    if lab is None:
-        return
-    try:
-        write_events(lab.engine, lab.limits, [event])
-        if event.client_id and event.kind in GRADED_KINDS:
-            log_new_failures(lab, {event.client_id})
-    except Exception:  # the journal must never break the AS
-        logger.exception("lab: could not journal a %s event", event.kind)
-
-
-def log_new_failures(lab: LabRuntime, client_ids: set[str]) -> None:
-    """One readable AS log line per newly failed rule (no secrets: fingerprints only)."""
-    from demo_as.lab.views import ClientState  # views imports the AS store, which imports us
-
-    for client_id in client_ids:
-        for verdict in ClientState(lab.engine, client_id).verdicts:
-            if verdict.verdict != "fail":
-                continue
-            key = (client_id, verdict.rule, tuple(verdict.events))
-            if key in lab.logged_failures:
-                continue
-            if len(lab.logged_failures) > MAX_LOGGED:
-                lab.logged_failures.clear()
-            lab.logged_failures.add(key)
-            logger.warning(
-                "lab: client %s fails rule %s: %s (events %s)",
-                client_id,
-                verdict.rule,
-                verdict.detail,
-                ", ".join(f"#{i}" for i in verdict.events),
-            )
 
 
 def client_of(request: Request) -> str | None:
@@ -188,7 +140,7 @@ def iss_mode_for(request: Request, client_id: str) -> IssMode:
     lab = lab_of(request)
     if lab is None:
         return settings.iss_mode
-    probe = take_probe(lab.engine, ISS_PROBES, client_id)
+    probe = probe_for(lab, ISS_PROBES, client_id)
     if probe is None:
         return settings.iss_mode
     request.state.lab_iss_probe = probe.id
@@ -270,7 +222,7 @@ def access_token_lifetime(request: Request, client_id: str) -> int:
     lab = lab_of(request)
     if lab is None:
         return settings.access_token_ttl
-    probe = take_probe(lab.engine, ("short-token",), client_id)
+    probe = probe_for(lab, ("short-token",), client_id)
     if probe is None:
         return settings.access_token_ttl
     request.state.lab_short_probe = probe.id

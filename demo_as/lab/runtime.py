@@ -25,6 +25,18 @@ class LabRuntime:
     rs_dropped: dict[str, int] = field(default_factory=dict)
 
 
+def install_lab_log_handler() -> None:
+    """``demo-as``: the lab's lines (probes fired, rules failed) on stderr next to uvicorn's,
+    at INFO, in uvicorn's format."""
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def create_lab_runtime(settings: Settings, engine: Engine) -> LabRuntime | None:
     """The lab's state for an app, or None when ``--no-lab``."""
     if not settings.lab:

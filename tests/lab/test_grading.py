@@ -177,7 +177,8 @@ def test_resending_a_token_refused_with_401_fails():
     token = t.full_authorization(R)
     t.challenge(401, R, token)
     t.wait(2)
-    t.call(token)
+    t.call(token, status=401)
+    t.challenge(401, R, token)
     assert t.verdicts()["drops-rejected-token"].verdict == "fail"
     t2 = Timeline()
     token = t2.full_authorization(R)
@@ -185,6 +186,12 @@ def test_resending_a_token_refused_with_401_fails():
     t2.wait(2)
     t2.call(t2.refresh(1, R))
     assert t2.verdicts()["drops-rejected-token"].verdict == "pass"
+    t3 = Timeline()  # the rs-invalid-token probe refused a good token; a later resend works
+    token = t3.full_authorization(R)
+    t3.challenge(401, R, token)
+    t3.wait(2)
+    t3.call(token)
+    assert t3.verdicts()["drops-rejected-token"].verdict == "unobserved"
 
 
 def test_request_shape_rules_fail_on_bad_requests():

@@ -1,0 +1,70 @@
+"""Writing one AS event from a request (never failing the request) and logging newly failed
+rules: one readable AS log line per failure, with fingerprints only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from demo_as.lab.journal import NewEvent, write_events
+from demo_as.lab.probes import take_probe
+from demo_as.lab.runtime import LabRuntime, logger
+
+GRADED_KINDS = (
+    "authorization-request",
+    "authorization-response",
+    "code-redemption",
+    "refresh",
+    "reuse-detected",
+)
+MAX_LOGGED = 10000
+
+
+def lab_of(request: Request) -> LabRuntime | None:
+    return getattr(request.app.state, "lab", None)
+
+
+def record(request: Request, event: NewEvent) -> None:
+    lab = lab_of(request)
+    if lab is None:
+        return
+    try:
+        write_events(lab.engine, lab.limits, [event])
+        if event.client_id and event.kind in GRADED_KINDS:
+            log_new_failures(lab, {event.client_id})
+    except Exception:  # the journal must never break the AS
+        logger.exception("lab: could not journal a %s event", event.kind)
+
+
+def log_new_failures(lab: LabRuntime, client_ids: set[str]) -> None:
+    """One readable AS log line per newly failed rule (no secrets: fingerprints only)."""
+    from demo_as.lab.views import ClientState  # views imports the AS store, which imports us
+
+    for client_id in client_ids:
+        for verdict in ClientState(lab.engine, client_id).verdicts:
+            if verdict.verdict != "fail":
+                continue
+            key = (client_id, verdict.rule, tuple(verdict.events))
+            if key in lab.logged_failures:
+                continue
+            if len(lab.logged_failures) > MAX_LOGGED:
+                lab.logged_failures.clear()
+            lab.logged_failures.add(key)
+            logger.warning(
+                "lab: client %s fails rule %s: %s (events %s)",
+                client_id,
+                verdict.rule,
+                verdict.detail,
+                ", ".join(f"#{i}" for i in verdict.events),
+            )
+
+
+def probe_for(lab: LabRuntime, kinds: tuple[str, ...], client_id: str) -> Any:
+    """The probe to apply now, or None (also when the lab's tables cannot be read: a probe
+    never breaks the response it would change)."""
+    try:
+        return take_probe(lab.engine, kinds, client_id)
+    except Exception:
+        logger.exception("lab: could not read the active probes")
+        return None
