@@ -15,9 +15,9 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from demo_as.errors import NO_STORE, OAuthError
+from demo_as.errors import NO_STORE
 from demo_as.lab import views
-from demo_as.lab.errors import UnknownClient, UnknownProbe
+from demo_as.lab.errors import LabError, UnknownClient, UnknownProbe, malformed
 from demo_as.lab.ingest import ingest, parse_batch, refuse_unless_lab_secret
 from demo_as.lab.models import CLIENT_ID_LENGTH
 from demo_as.lab.recorder import log_new_failures
@@ -94,9 +94,7 @@ async def fire(request: Request) -> JSONResponse:
     try:
         body = ProbeRequest.model_validate_json(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        raise OAuthError("invalid_request", f"{where}: {first.get('msg', 'invalid')}") from None
+        raise malformed(error) from None
     probe = views.fire_probe(engine_of(request), body.probe, body.client_id, body.once)
     return JSONResponse(probe, status_code=201, headers=NO_STORE)
 
@@ -111,10 +109,14 @@ def clear(request: Request, probe_id: str) -> JSONResponse:
 
 
 async def lab_error_response(_request: Request, exc: Exception) -> JSONResponse:
-    """The lab's errors as ``{"error", "error_description"}`` (404 unknown client, 400 unknown
-    probe)."""
-    status = getattr(exc, "status_code", 400)
-    error = getattr(exc, "error", "invalid_request")
+    """The one place the lab's errors become answers: ``{"error", "error_description"}`` with
+    the error's status (and its challenge, for a wrong lab secret)."""
+    assert isinstance(exc, LabError)
+    headers = dict(NO_STORE)
+    if exc.www_authenticate:
+        headers["WWW-Authenticate"] = exc.www_authenticate
     return JSONResponse(
-        {"error": error, "error_description": str(exc)}, status_code=status, headers=NO_STORE
+        {"error": exc.error, "error_description": str(exc)},
+        status_code=exc.status_code,
+        headers=headers,
     )

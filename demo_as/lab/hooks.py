@@ -111,25 +111,24 @@ def authorization_request(request: Request, items: list[tuple[str, str]], client
 
 
 def consent_decision(request: Request, pending: Any, decision: str, ticked: list[str]) -> None:
-    """The user's answer: what was asked and what was granted (asked ∩ ticked on approve)."""
+    """The user's answer: what was asked and what was granted (asked ∩ ticked on approve).
+
+    Kept on the request and written with the authorization response, after the route committed:
+    a second connection must not write while the request's transaction holds SQLite's lock."""
     request.state.lab_client_id = pending.client_id
     granted = [s for s in pending.scopes if s in ticked] if decision != "deny" else []
-    record(
-        request,
-        NewEvent(
-            "as",
-            "consent",
-            f"user {decision}: granted {' '.join(granted) or 'nothing'} of "
-            f"{' '.join(pending.scopes)}",
-            {
-                "decision": decision,
-                "asked": list(pending.scopes),
-                "granted": list(granted),
-                "username": pending.username,
-            },
-            client_id=pending.client_id,
-            attribution="request",
-        ),
+    request.state.lab_consent = NewEvent(
+        "as",
+        "consent",
+        f"user {decision}: granted {' '.join(granted) or 'nothing'} of {' '.join(pending.scopes)}",
+        {
+            "decision": decision,
+            "asked": list(pending.scopes),
+            "granted": list(granted),
+            "username": pending.username,
+        },
+        client_id=pending.client_id,
+        attribution="request",
     )
 
 
@@ -166,6 +165,9 @@ def authorization_response(request: Request, client_id: str | None, url: str) ->
         "redirect_uri": url.split("?", 1)[0],
     }
     what = f"code {detail['code_fingerprint']}" if code else f"error {detail['outcome']}"
+    consent = getattr(request.state, "lab_consent", None)
+    if consent is not None:
+        record(request, consent)
     record(
         request,
         NewEvent(
@@ -194,17 +196,10 @@ def token_request(
     """Remember what an authenticated token request presented (recorded with its outcome)."""
     if lab_of(request) is None:
         return
-    from demo_as.grants import find_refresh_token, get_grant
-
-    engine = request.app.state.engine
     presented = refresh_token
     status = None
     if grant_type == "refresh_token" and presented:
-        row = find_refresh_token(engine, presented)
-        grant = get_grant(engine, row.grant_id) if row else None
-        status = "unknown" if row is None else row.status
-        if grant is not None and grant.revoked_at is not None:
-            status = "revoked"
+        status = refresh_token_status(request, presented)
     request.state.lab_client_id = client.client_id
     request.state.lab_token = {
         "grant_type": grant_type,
@@ -214,6 +209,23 @@ def token_request(
         "scope_requested": scope.split() if scope else None,
         "resource": resource,
     }
+
+
+def refresh_token_status(request: Request, token: str) -> str:
+    """Which generation a presented refresh token is: ``active``, ``rotated``, ``revoked`` (its
+    grant was revoked) or ``unknown``; read in a session of its own, never the request's."""
+    from demo_as.db import session
+    from demo_as.store import Store  # the store imports errors.py, which imports these hooks
+
+    with session(request.app.state.engine) as db:
+        store = Store(db)
+        row = store.find_refresh_token(token)
+        grant = store.grant(row.grant_id) if row else None
+    if row is None:
+        return "unknown"
+    if grant is not None and grant.revoked_at is not None:
+        return "revoked"
+    return row.status
 
 
 def access_token_lifetime(request: Request, client_id: str) -> int:
@@ -253,9 +265,10 @@ def token_event(request: Request, outcome: str, extra: dict[str, Any]) -> NewEve
     )
 
 
-def token_response(request: Request, body: dict[str, Any]) -> None:
+def token_response(request: Request, response: Any) -> None:
     """A successful token response: fingerprints of what was issued, and the granted scope."""
     settings = request.app.state.settings
+    body = response.model_dump() if hasattr(response, "model_dump") else dict(response)
     refresh = body.get("refresh_token")
     event = token_event(
         request,
@@ -338,9 +351,7 @@ def revocation(request: Request, client_id: str, token: str) -> None:
 
 
 def revoked_type(request: Request, token: str) -> str:
-    from demo_as.grants import find_refresh_token
-
-    if find_refresh_token(request.app.state.engine, token) is not None:
+    if refresh_token_status(request, token) != "unknown":
         return "refresh_token"
     return "access_token" if token.count(".") == 2 else "unknown"
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from demo_as.errors import OAuthError
 from demo_as.lab.catalog import CHALLENGE_PROBES
+from demo_as.lab.errors import InvalidLabSecret, malformed
 from demo_as.lab.journal import NewEvent, write_events
 from demo_as.lab.models import CLIENT_ID_LENGTH
 from demo_as.lab.probes import active_probes, mark_consumed, mark_delivered
@@ -22,7 +22,6 @@ from demo_as.lab.secret import bearer_secret_ok
 
 MAX_EVENTS_PER_BATCH = 500
 MAX_DETAIL_CHARS = 4000
-LAB_CHALLENGE = 'Bearer realm="demo_as lab", error="invalid_token"'
 # RS events that name the resource they came from (resource-matches-prm compares against it).
 KINDS_WITH_RESOURCE = ("prm-fetch", "challenge")
 
@@ -56,12 +55,9 @@ class RSBatch(BaseModel):
 
 def refuse_unless_lab_secret(lab: LabRuntime, authorization: str | None) -> None:
     if not bearer_secret_ok(authorization, lab.secret):
-        raise OAuthError(
-            "invalid_token",
+        raise InvalidLabSecret(
             "rs-events needs Authorization: Bearer <lab secret> (DEMO_AS_LAB_SECRET, or the "
-            "lab-secret file in the AS's data directory)",
-            status_code=401,
-            www_authenticate=LAB_CHALLENGE,
+            "lab-secret file in the AS's data directory)"
         )
 
 
@@ -70,9 +66,7 @@ def parse_batch(raw: bytes) -> RSBatch:
     try:
         return RSBatch.model_validate_json(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        raise OAuthError("invalid_request", f"{where}: {first.get('msg', 'invalid')}") from None
+        raise malformed(error) from None
 
 
 def stored_events(batch: RSBatch) -> list[NewEvent]:

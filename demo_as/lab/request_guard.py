@@ -6,18 +6,14 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
-from demo_as.errors import OAuthError
+from demo_as.lab.errors import ForeignOrigin, NotJson
 
 
 def refuse_unless_json(request: Request) -> None:
     """A body must be declared ``application/json`` (415 otherwise)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
-        raise OAuthError(
-            "invalid_request",
-            "send Content-Type: application/json (the lab API takes JSON only)",
-            status_code=415,
-        )
+        raise NotJson("send Content-Type: application/json (the lab API takes JSON only)")
 
 
 def origin_of(url: str) -> str:
@@ -33,9 +29,7 @@ def refuse_foreign_origin(request: Request) -> None:
         return  # not a browser-initiated cross-origin request (curl, scripts, tests)
     own = {origin_of(request.app.state.settings.issuer), origin_of(str(request.base_url))}
     if origin.lower().rstrip("/") not in own:
-        raise OAuthError(
-            "invalid_request",
+        raise ForeignOrigin(
             f"requests from origin {origin[:100]!r} may not change the lab; use the lab page "
-            "of this server",
-            status_code=403,
+            "of this server"
         )

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from demo_as.db import session
-from demo_as.grants import revoke_grant
 from demo_as.lab.catalog import CHALLENGE_PROBES, PROBES, RULES
 from demo_as.lab.errors import UnknownClient, UnknownProbe
 from demo_as.lab.grading import Context
@@ -35,6 +34,7 @@ from demo_as.lab.probes import clear_probe as clear_stored_probe
 from demo_as.lab.report import grade, rule_of_events
 from demo_as.lab.steps import Step, Verdict
 from demo_as.models import Client, Grant
+from demo_as.store import Store
 
 logger = logging.getLogger("demo_as.lab")
 TWIN_KEYS = ("client_name", "redirect_uris", "software_id", "software_version", "peer")
@@ -266,11 +266,14 @@ def revoke_grants_now(engine: Engine, row: LabProbe) -> list[NewEvent]:
     query = select(Grant).where(Grant.revoked_at.is_(None))
     if row.client_id is not None:
         query = query.where(Grant.client_id == row.client_id)
+    events = []
     with session(engine) as db:
         grants = list(db.exec(query).scalars())
-    events = []
+        store = Store(db)
+        for grant in grants:
+            store.revoke_grant(grant.id, f"lab probe {row.id} (revoke-grant)")
+        store.commit()
     for grant in grants:
-        revoke_grant(engine, grant.id, f"lab probe {row.id} (revoke-grant)")
         events.append(
             NewEvent(
                 server="as",
