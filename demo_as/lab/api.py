@@ -15,7 +15,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from demo_as.errors import NO_STORE
+from demo_as.errors import NO_STORE, OAuthErrorBody
 from demo_as.lab import views
 from demo_as.lab.errors import LabError, UnknownClient, UnknownProbe, malformed
 from demo_as.lab.ingest import ingest, parse_batch, refuse_unless_lab_secret
@@ -24,10 +24,27 @@ from demo_as.lab.recorder import log_new_failures
 from demo_as.lab.request_guard import refuse_foreign_origin, refuse_unless_json
 
 router = APIRouter(prefix="/lab/api", tags=["lab"])
+MAX_EVENT_ID = 2**62
+
+
+def errors(*codes: int) -> dict:
+    """The error answers a route declares (``{"error", "error_description"}`` JSON)."""
+    return {code: {"model": OAuthErrorBody, "description": ERROR_MEANING[code]} for code in codes}
+
+
+ERROR_MEANING = {
+    400: "Malformed request, unknown probe",
+    401: "Wrong or missing lab secret (RFC 6750 §3.1)",
+    403: "Foreign Origin",
+    404: "Unknown client",
+    413: "Body too large",
+    415: "Body is not application/json",
+}
 
 
 @router.post(
     "/rs-events",
+    responses=errors(400, 401, 413, 415),
     summary="The RS's batched journal report (Bearer lab secret); answers with RS probe state",
 )
 async def rs_events(
@@ -55,7 +72,9 @@ def clients(request: Request) -> JSONResponse:
     return JSONResponse(views.list_clients(engine_of(request)), headers=NO_STORE)
 
 
-@router.get("/clients/{client_id:path}/report", summary="A client's report card")
+@router.get(
+    "/clients/{client_id:path}/report", responses=errors(404), summary="A client's report card"
+)
 def report(request: Request, client_id: str) -> JSONResponse:
     body = views.client_report(engine_of(request), client_id)
     if body is None:
@@ -65,10 +84,13 @@ def report(request: Request, client_id: str) -> JSONResponse:
 
 @router.get(
     "/clients/{client_id:path}/events",
+    responses=errors(400, 404),
     summary="A client's events in time order (after=<event id>: only newer ones, for polling)",
 )
 def events(
-    request: Request, client_id: str, after: Annotated[int | None, Query(ge=0)] = None
+    request: Request,
+    client_id: str,
+    after: Annotated[int | None, Query(ge=0, le=MAX_EVENT_ID)] = None,
 ) -> JSONResponse:
     return JSONResponse(views.client_events(engine_of(request), client_id, after), headers=NO_STORE)
 
@@ -86,7 +108,12 @@ def probes(request: Request) -> JSONResponse:
     return JSONResponse(views.active_probes(engine_of(request)), headers=NO_STORE)
 
 
-@router.post("/probes", status_code=201, summary="Fire a probe (JSON body; same-origin only)")
+@router.post(
+    "/probes",
+    status_code=201,
+    responses=errors(400, 403, 404, 413, 415),
+    summary="Fire a probe (JSON body; same-origin only)",
+)
 async def fire(request: Request) -> JSONResponse:
     refuse_foreign_origin(request)
     refuse_unless_json(request)
@@ -99,7 +126,11 @@ async def fire(request: Request) -> JSONResponse:
     return JSONResponse(probe, status_code=201, headers=NO_STORE)
 
 
-@router.delete("/probes/{probe_id}", summary="Clear a probe (same-origin only)")
+@router.delete(
+    "/probes/{probe_id}",
+    responses=errors(400, 403, 415),
+    summary="Clear a probe (same-origin only)",
+)
 def clear(request: Request, probe_id: str) -> JSONResponse:
     refuse_foreign_origin(request)
     refuse_unless_json(request)
