@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -25,6 +26,7 @@ from demo_as.key_cache import VerificationKeys
 from demo_as.keys import load_or_create_signing_key
 from demo_as.lab import api as lab_api
 from demo_as.lab.errors import LabError
+from demo_as.lab.recorder import log_new_failures
 from demo_as.lab.runtime import create_lab_runtime
 from demo_as.middleware import BodySizeLimit, SecurityHeaders
 from demo_as.pages import Pages
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine, settings.unused_client_ttl, AUTHORIZE_PURGE_INTERVAL
     )
     app.state.lab = create_lab_runtime(settings, engine)
+    if app.state.lab is not None:
+        app.state.lab.grader.grade = partial(log_new_failures, app.state.lab)
     for module in (
         metadata,
         registration,

@@ -20,7 +20,6 @@ from demo_as.lab import views
 from demo_as.lab.errors import LabError, UnknownClient, UnknownProbe, malformed
 from demo_as.lab.ingest import ingest, parse_batch, refuse_unless_lab_secret
 from demo_as.lab.models import CLIENT_ID_LENGTH
-from demo_as.lab.recorder import log_new_failures
 from demo_as.lab.request_guard import refuse_foreign_origin, refuse_unless_json
 
 router = APIRouter(prefix="/lab/api", tags=["lab"])
@@ -55,7 +54,7 @@ async def rs_events(
     refuse_unless_json(request)
     batch = parse_batch(await request.body())
     answer, touched = ingest(lab, batch)
-    log_new_failures(lab, touched)
+    lab.grader.schedule(touched)
     return JSONResponse(answer, headers=NO_STORE)
 
 

@@ -1,8 +1,9 @@
 """The journal: writing events (with retention), attributing unattributed ones, reading them.
 
-Retention (the journal is grown by unauthenticated callers, so it is bounded): after every write
-the oldest events beyond ``max_events`` and every event older than ``max_age_seconds`` are
-deleted. Both deletes use indexed columns, so a write stays cheap at any size.
+Retention (the journal is grown by unauthenticated callers, so it is bounded): after every batch
+and every ``PRUNE_EVERY``-th single write, the oldest events beyond ``max_events`` and every event
+older than ``max_age_seconds`` are deleted (so at most ``max_events + PRUNE_EVERY`` are kept).
+Both deletes use indexed columns, so a write stays cheap at any size.
 
 Attribution of unattributed events (a request to the RS without a token, an AS metadata fetch):
 such an event is given to the next client that registers or sends an authorization request to
@@ -14,6 +15,7 @@ many clients start at the same second the rule can name the wrong one, and says 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,10 +28,14 @@ from demo_as.db import session
 from demo_as.lab.models import CLIENT_ID_LENGTH, LabEvent
 
 INFERENCE_WINDOW = 30.0
+PRUNE_EVERY = 20  # single-event writes between two retention passes (batches always prune)
 # Kinds a client does before it has a client_id or a token, and may be attributed by inference.
 INFERABLE_KINDS = ("metadata-fetch", "prm-fetch", "mcp-request", "challenge", "tool-result")
 # Kinds with which a client first names itself at the AS.
 SHOWS_CLIENT_KINDS = ("registration", "authorization-request")
+
+
+_writes = itertools.count(1)
 
 
 def fingerprint(secret: str) -> str:
@@ -85,7 +91,7 @@ def write_events(engine: Engine, limits: JournalLimits | None, events: list[NewE
             elif row.client_id is not None and row.kind in SHOWS_CLIENT_KINDS:
                 attribute_earlier(db, row)
         ids = [int(row.id) for row in rows if row.id is not None]
-        if limits is not None:
+        if limits is not None and (len(rows) > 1 or next(_writes) % PRUNE_EVERY == 0):
             prune(db, limits)
         db.commit()
     return ids

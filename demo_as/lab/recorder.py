@@ -1,5 +1,5 @@
-"""Writing one AS event from a request (never failing the request) and logging newly failed
-rules: one readable AS log line per failure, with fingerprints only."""
+"""Writing one AS event from a request (never failing the request; one INSERT on the request
+path) and logging newly failed rules: one readable AS log line per failure, fingerprints only."""
 
 from __future__ import annotations
 
@@ -32,13 +32,14 @@ def record(request: Request, event: NewEvent) -> None:
     try:
         write_events(lab.engine, lab.limits, [event])
         if event.client_id and event.kind in GRADED_KINDS:
-            log_new_failures(lab, {event.client_id})
+            lab.grader.schedule({event.client_id})
     except Exception:  # the journal must never break the AS
         logger.exception("lab: could not journal a %s event", event.kind)
 
 
 def log_new_failures(lab: LabRuntime, client_ids: set[str]) -> None:
-    """One readable AS log line per newly failed rule (no secrets: fingerprints only)."""
+    """One readable AS log line per newly failed rule (no secrets: fingerprints only). Runs on
+    the lab's grading thread (runtime.Grader), never on a request."""
     from demo_as.lab.views import ClientState  # views imports the AS store, which imports us
 
     for client_id in client_ids:
