@@ -46,8 +46,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_db_engine(settings.effective_database_url, settings.sqlite_synchronous.value)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        if app.state.lab is not None:
+            app.state.lab.writer.flush()  # the journal's queued events reach the database
         engine.dispose()
 
     app = FastAPI(

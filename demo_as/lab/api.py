@@ -59,6 +59,8 @@ async def rs_events(
 
 
 def engine_of(request: Request):
+    """The engine, once every event queued so far is written (reads see what just happened)."""
+    request.app.state.lab.writer.flush()
     return request.app.state.engine
 
 

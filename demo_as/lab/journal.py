@@ -62,6 +62,7 @@ class NewEvent:
     attribution: str | None = None
     token_fingerprint: str | None = None
     at: float = field(default_factory=time.time)
+    graded: bool = False  # may change a verdict: the grader looks at the client afterwards
 
 
 def write_events(engine: Engine, limits: JournalLimits | None, events: list[NewEvent]) -> list[int]:

@@ -1,5 +1,5 @@
-"""Writing one AS event from a request (never failing the request; one INSERT on the request
-path) and logging newly failed rules: one readable AS log line per failure, fingerprints only."""
+"""Handing one AS event from a request to the journal writer (never failing the request) and
+logging newly failed rules: one readable AS log line per failure, fingerprints only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request
 
-from demo_as.lab.journal import NewEvent, write_events
+from demo_as.lab.journal import NewEvent
 from demo_as.lab.probes import take_probe
 from demo_as.lab.runtime import LabRuntime, logger
 
@@ -26,15 +26,12 @@ def lab_of(request: Request) -> LabRuntime | None:
 
 
 def record(request: Request, event: NewEvent) -> None:
+    """Queue one AS event for the journal writer (no database work on the request path)."""
     lab = lab_of(request)
     if lab is None:
         return
-    try:
-        write_events(lab.engine, lab.limits, [event])
-        if event.client_id and event.kind in GRADED_KINDS:
-            lab.grader.schedule({event.client_id})
-    except Exception:  # the journal must never break the AS
-        logger.exception("lab: could not journal a %s event", event.kind)
+    event.graded = bool(event.client_id) and event.kind in GRADED_KINDS
+    lab.writer.submit(event)
 
 
 def log_new_failures(lab: LabRuntime, client_ids: set[str]) -> None:

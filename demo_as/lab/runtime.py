@@ -4,13 +4,14 @@ limits, the lab secret, and which grading failures were already logged."""
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
-from demo_as.lab.journal import JournalLimits
+from demo_as.lab.journal import JournalLimits, NewEvent, write_events
 from demo_as.lab.secret import load_or_create_lab_secret
 from demo_as.settings import Settings
 
@@ -52,6 +53,56 @@ class Grader:
                 logger.exception("lab: could not grade %d client(s)", len(batch))
 
 
+class JournalWriter:
+    """Writes AS events off the request path: hooks ``submit`` (never blocking; dropped with a
+    log line when ``MAX_QUEUED`` are waiting), one daemon thread writes what is queued in one
+    transaction per batch, so concurrent requests never queue for SQLite's write lock behind the
+    journal. ``flush`` waits until everything submitted so far is stored (the JSON API calls it
+    before reading). Events still queued when the process is killed are lost."""
+
+    MAX_QUEUED = 10000
+    MAX_BATCH = 500
+
+    def __init__(self, engine: Engine, limits: JournalLimits, grader: Grader) -> None:
+        self.engine, self.limits, self.grader = engine, limits, grader
+        self.queue: queue.Queue[NewEvent] = queue.Queue(self.MAX_QUEUED)
+        self.dropped = 0
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def submit(self, event: NewEvent) -> None:
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.run, name="lab-journal", daemon=True)
+                self.thread.start()
+        try:
+            self.queue.put_nowait(event)
+        except queue.Full:
+            self.dropped += 1
+            logger.warning("lab: journal queue full, %d events dropped so far", self.dropped)
+
+    def flush(self) -> None:
+        if self.thread is not None:
+            self.queue.join()
+
+    def run(self) -> None:
+        while True:
+            batch = [self.queue.get()]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                write_events(self.engine, self.limits, batch)
+                self.grader.schedule({e.client_id for e in batch if e.client_id and e.graded})
+            except Exception:  # the journal must never stop; this batch is lost
+                logger.exception("lab: could not journal %d event(s)", len(batch))
+            finally:
+                for _ in batch:
+                    self.queue.task_done()
+
+
 @dataclass
 class LabRuntime:
     engine: Engine
@@ -61,6 +112,10 @@ class LabRuntime:
     logged_failures: set[tuple[str, str, tuple[int, ...]]] = field(default_factory=set)
     rs_dropped: dict[str, int] = field(default_factory=dict)
     grader: Grader = field(default_factory=Grader)
+    writer: JournalWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writer = JournalWriter(self.engine, self.limits, self.grader)
 
 
 def install_lab_log_handler() -> None:
