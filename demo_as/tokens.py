@@ -229,7 +229,9 @@ def token(
     # CIMD §4.4: a document client's cached metadata is re-fetched once it expired.
     request.app.state.document_clients.refresh(credentials.client_id)
     client = authenticate_client(store, credentials)
-    lab_hooks.token_request(request, client, grant_type, code, refresh_token, scope, resource)
+    lab_hooks.token_request(
+        request, store, client, grant_type, code, refresh_token, scope, resource
+    )
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"this client did not register {grant_type}")
     if grant_type == "authorization_code":

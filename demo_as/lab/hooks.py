@@ -186,6 +186,7 @@ def authorization_response(request: Request, client_id: str | None, url: str) ->
 
 def token_request(
     request: Request,
+    store: Any,
     client: Any,
     grant_type: str | None,
     code: str | None,
@@ -193,13 +194,14 @@ def token_request(
     scope: str | None,
     resource: str | None,
 ) -> None:
-    """Remember what an authenticated token request presented (recorded with its outcome)."""
+    """Remember what an authenticated token request presented (recorded with its outcome).
+    Reads through the request's own store: no second database connection per request."""
     if lab_of(request) is None:
         return
     presented = refresh_token
     status = None
     if grant_type == "refresh_token" and presented:
-        status = refresh_token_status(request, presented)
+        status = refresh_token_status(store, presented)
     request.state.lab_client_id = client.client_id
     request.state.lab_token = {
         "grant_type": grant_type,
@@ -211,16 +213,11 @@ def token_request(
     }
 
 
-def refresh_token_status(request: Request, token: str) -> str:
+def refresh_token_status(store: Any, token: str) -> str:
     """Which generation a presented refresh token is: ``active``, ``rotated``, ``revoked`` (its
-    grant was revoked) or ``unknown``; read in a session of its own, never the request's."""
-    from demo_as.db import session
-    from demo_as.store import Store  # the store imports errors.py, which imports these hooks
-
-    with session(request.app.state.engine) as db:
-        store = Store(db)
-        row = store.find_refresh_token(token)
-        grant = store.grant(row.grant_id) if row else None
+    grant was revoked) or ``unknown``."""
+    row = store.find_refresh_token(token)
+    grant = store.grant(row.grant_id) if row else None
     if row is None:
         return "unknown"
     if grant is not None and grant.revoked_at is not None:
@@ -351,8 +348,12 @@ def revocation(request: Request, client_id: str, token: str) -> None:
 
 
 def revoked_type(request: Request, token: str) -> str:
-    if refresh_token_status(request, token) != "unknown":
-        return "refresh_token"
+    from demo_as.db import session
+    from demo_as.store import Store  # the store imports errors.py, which imports these hooks
+
+    with session(request.app.state.engine) as db:  # after the route's commit: no connection held
+        if refresh_token_status(Store(db), token) != "unknown":
+            return "refresh_token"
     return "access_token" if token.count(".") == 2 else "unknown"
 
 

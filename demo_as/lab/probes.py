@@ -20,6 +20,7 @@ from demo_as.lab.models import LabProbe
 
 MAX_ACTIVE = 50
 FINISHED_TTL = 86400.0
+FIRED = [0]  # probes stored by this process so far (runtime's probe check rereads on a change)
 
 
 def active_filter():
@@ -56,6 +57,7 @@ def store_probe(engine: Engine, probe: str, client_id: str | None, once: bool) -
             )
         db.add(row)
         db.commit()
+    FIRED[0] += 1
     return row
 
 

@@ -62,6 +62,8 @@ def probe_for(lab: LabRuntime, kinds: tuple[str, ...], client_id: str) -> Any:
     """The probe to apply now, or None (also when the lab's tables cannot be read: a probe
     never breaks the response it would change)."""
     try:
+        if not lab.probes_may_be_active():
+            return None
         return take_probe(lab.engine, kinds, client_id)
     except Exception:
         logger.exception("lab: could not read the active probes")

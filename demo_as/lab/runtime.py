@@ -6,16 +6,19 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
 from demo_as.lab.journal import JournalLimits, NewEvent, write_events
+from demo_as.lab.probes import FIRED, active_probes
 from demo_as.lab.secret import load_or_create_lab_secret
 from demo_as.settings import Settings
 
 logger = logging.getLogger("demo_as.lab")
+PROBE_CHECK = 1.0
 
 
 class Grader:
@@ -114,8 +117,22 @@ class LabRuntime:
     grader: Grader = field(default_factory=Grader)
     writer: JournalWriter = field(init=False)
 
+    probes_checked: tuple[float, bool, int] = (0.0, True, -1)
+
     def __post_init__(self) -> None:
         self.writer = JournalWriter(self.engine, self.limits, self.grader)
+
+    def probes_may_be_active(self) -> bool:
+        """Whether any probe is active, read at most once per ``PROBE_CHECK`` seconds: a request
+        that changes nothing never opens a second database connection for the lab (fifty
+        parallel requests would exhaust the pool). A probe fired from another AS process takes
+        effect within that time."""
+        checked_at, active, fired = self.probes_checked
+        if time.monotonic() - checked_at > PROBE_CHECK or fired != FIRED[0]:
+            fired = FIRED[0]
+            active = bool(active_probes(self.engine))
+            self.probes_checked = (time.monotonic(), active, fired)
+        return active
 
 
 def install_lab_log_handler() -> None:
