@@ -5,8 +5,15 @@ cost of one round trip to the AS per MCP request (and the RS depends on the AS b
 request is authenticated with ``Authorization: Bearer <introspection_secret>`` (our AS's contract,
 docs/architecture.md §Introspection; RFC 7662 §2.1 requires *some* authorization).
 
-The response is not trusted blindly: ``active`` must be true, and ``aud``/``iss``/``exp`` are
-checked with the same rule functions the JWT path uses, so both paths accept the same tokens.
+The endpoint is the AS metadata's ``introspection_endpoint`` (RFC 8414 §2), discovered on first
+use like ``jwks_uri``. The response is not trusted blindly: ``active`` must be true, and
+``aud``/``iss``/``exp`` are checked with the same rule functions the JWT path uses, so both paths
+accept the same tokens.
+
+Refused token or outage: an AS that answers 400 (or 413/422) has looked at the request and refused
+the token in it (e.g. longer than it accepts), so the token is refused, 401 ``invalid_token``;
+only an AS that cannot be reached, fails (5xx) or refuses *us* (401/403: a wrong introspection
+secret) is an outage, 503 (``AuthServerUnavailable``).
 """
 
 from __future__ import annotations
@@ -18,18 +25,27 @@ from typing import Any
 
 import httpx2
 
-from scoped_tools_server.token_errors import AuthServerUnavailable, InactiveToken, MissingClaim
+from scoped_tools_server.as_metadata import discover_endpoint
+from scoped_tools_server.token_errors import (
+    AuthServerUnavailable,
+    InactiveToken,
+    IntrospectionRefused,
+    MissingClaim,
+    TokenRejected,
+)
 from scoped_tools_server.token_verification import (
     VerifiedToken,
     check_audience,
     check_issuer,
     check_time_window,
+    signed_client_id,
     verified_token_from_claims,
 )
 
 logger = logging.getLogger(__name__)
 
-INTROSPECTION_PATH = "/introspect"
+TOKEN_REFUSED_STATUSES = frozenset({400, 413, 422})
+"""The AS read the request and refused what it carries: the only variable part is the token."""
 
 
 def require_active(response: dict[str, Any]) -> None:
@@ -37,6 +53,20 @@ def require_active(response: dict[str, Any]) -> None:
     (expired, revoked, unknown, or not for this caller) and the AS "SHOULD NOT" say which."""
     if response.get("active") is not True:
         raise InactiveToken()
+
+
+def check_introspection_status(status: int) -> None:
+    """RFC 7662 §2.3: "If the protected resource uses OAuth 2.0 client credentials ... and the
+    client credentials are invalid, the authorization server responds with an HTTP 401" (our
+    secret is wrong: an outage of this server's set-up, 503); RFC 6749 §5.2 ``invalid_request``
+    (400) for a request it will not process: the token in it is refused (401 ``invalid_token``)."""
+    if status == 200:
+        return
+    if status in TOKEN_REFUSED_STATUSES:
+        raise IntrospectionRefused(
+            f"The authorization server refused to introspect this access token (HTTP {status})"
+        )
+    raise AuthServerUnavailable(f"token introspection answered HTTP {status}")
 
 
 def claims_from_introspection(response: dict[str, Any], issuer: str) -> dict[str, Any]:
@@ -72,7 +102,8 @@ class IntrospectionTokenVerifier:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.issuer = issuer
-        self.endpoint = as_base_url.rstrip("/") + INTROSPECTION_PATH
+        self.as_base_url = as_base_url.rstrip("/")
+        self.endpoint: str | None = None  # from the AS metadata, on first use
         self._secret = secret
         self.resource_url = resource_url
         self.leeway = leeway
@@ -84,9 +115,13 @@ class IntrospectionTokenVerifier:
         response = await self._introspect(token)
         require_active(response)
         claims = claims_from_introspection(response, self.issuer)
-        check_issuer(claims, self.issuer)
-        check_audience(claims, self.resource_url)
-        check_time_window(claims, self._clock(), self.leeway)
+        try:
+            check_issuer(claims, self.issuer)
+            check_audience(claims, self.resource_url)
+            check_time_window(claims, self._clock(), self.leeway)
+        except TokenRejected as reason:
+            reason.client_id = signed_client_id(claims)  # the AS vouched for it
+            raise
         return verified_token_from_claims(claims)
 
     async def aclose(self) -> None:
@@ -102,6 +137,10 @@ class IntrospectionTokenVerifier:
             # mode, a new TCP connection per request should not be.
             self._client = self._make_client()
         try:
+            if self.endpoint is None:
+                self.endpoint = await discover_endpoint(
+                    self._client, self.as_base_url, self.issuer, "introspection_endpoint"
+                )
             response = await self._client.post(
                 self.endpoint,
                 data={"token": token, "token_type_hint": "access_token"},
@@ -110,7 +149,7 @@ class IntrospectionTokenVerifier:
                     "Accept": "application/json",
                 },
             )
-            response.raise_for_status()
+            check_introspection_status(response.status_code)
             body = response.json()
         except (httpx2.HTTPError, ValueError) as exc:
             logger.warning("token introspection failed: %s", type(exc).__name__)

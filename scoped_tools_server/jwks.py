@@ -1,7 +1,7 @@
 """Where the AS's signing keys come from: AS metadata → ``jwks_uri`` → a cached JWKS.
 
-RFC 8414 §3: the metadata lives at ``/.well-known/oauth-authorization-server``; its ``issuer``
-must equal the configured issuer (RFC 8414 §3.3). RFC 7517 §5: the JWKS is a ``keys`` array.
+``as_metadata.discover_endpoint`` finds ``jwks_uri`` (RFC 8414 §3, issuer checked per §3.3).
+RFC 7517 §5: the JWKS is a ``keys`` array.
 Keys are fetched lazily (so the RS can start before the AS), cached, and refetched when a token
 names an unknown ``kid`` (the AS rotated its key) — at most once per ``min_refetch_seconds`` so a
 flood of tokens with made-up ``kid`` values cannot turn into a flood of requests to the AS.
@@ -19,29 +19,20 @@ import httpx2
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, import_key
 
+from scoped_tools_server.as_metadata import discover_endpoint
 from scoped_tools_server.token_errors import AuthServerUnavailable
 
 logger = logging.getLogger(__name__)
 
-AS_METADATA_PATH = "/.well-known/oauth-authorization-server"
-
-
-def internal_url(public_url: str, issuer: str, internal_base: str | None) -> str:
-    """Rewrite a URL the AS published under its public issuer onto the internal base URL.
-
-    Containers: the AS advertises ``http://127.0.0.1:9000/jwks`` but this process may only reach
-    it as ``http://as:9000``. Only URLs under the issuer are rewritten; anything else is used as is.
-    """
-    if internal_base and public_url.startswith(issuer.rstrip("/") + "/"):
-        return internal_base.rstrip("/") + public_url[len(issuer.rstrip("/")) :]
-    return public_url
+ACCEPTED_ALGORITHM = "ES256"
+"""The one signature algorithm this server accepts (the demo AS signs ES256; RFC 8725 §3.1)."""
 
 
 def signing_key_from_jwk(jwk: dict[str, Any]) -> ECKey | None:
     """Accept only P-256 EC signature keys (the only kind that can verify ES256, RFC 7518 §3.4)."""
     if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256" or not isinstance(jwk.get("kid"), str):
         return None
-    if jwk.get("use", "sig") != "sig" or jwk.get("alg", "ES256") != "ES256":
+    if jwk.get("use", "sig") != "sig" or jwk.get("alg", ACCEPTED_ALGORITHM) != ACCEPTED_ALGORITHM:
         return None
     try:
         key = import_key(jwk, "EC")
@@ -98,7 +89,9 @@ class JwksCache:
         try:
             async with self._http_client() as client:
                 if self._jwks_url is None:
-                    self._jwks_url = await self._discover_jwks_url(client)
+                    self._jwks_url = await discover_endpoint(
+                        client, self.as_base_url, self.issuer, "jwks_uri"
+                    )
                 response = await client.get(self._jwks_url, headers={"Accept": "application/json"})
                 response.raise_for_status()
                 document = response.json()
@@ -121,19 +114,3 @@ class JwksCache:
                 loaded[str(key.kid)] = key
         self._keys = loaded
         logger.info("loaded %d signing key(s) from the AS", len(loaded))
-
-    async def _discover_jwks_url(self, client: httpx2.AsyncClient) -> str:
-        """RFC 8414 §3: fetch the metadata; §3.3: its ``issuer`` must be exactly ours."""
-        response = await client.get(self.as_base_url + AS_METADATA_PATH)
-        response.raise_for_status()
-        metadata = response.json()
-        if not isinstance(metadata, dict) or metadata.get("issuer") != self.issuer:
-            found = metadata.get("issuer") if isinstance(metadata, dict) else None
-            raise AuthServerUnavailable(
-                f"AS metadata names issuer {found!r}, expected {self.issuer!r} (RFC 8414 §3.3)"
-            )
-        jwks_uri = metadata.get("jwks_uri")
-        if not isinstance(jwks_uri, str):
-            raise AuthServerUnavailable("AS metadata has no jwks_uri")
-        internal_base = self.as_base_url if self.as_base_url != self.issuer.rstrip("/") else None
-        return internal_url(jwks_uri, self.issuer, internal_base)

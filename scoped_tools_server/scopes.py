@@ -101,6 +101,20 @@ def tool_description(tool: str) -> str:
     return f"{entry.summary} {needs}"
 
 
+def server_instructions() -> str:
+    """The MCP ``instructions`` (lifecycle §Initialization): the ladder, written from this table."""
+    by_scope: dict[str, list[str]] = {}
+    for tool, entry in TOOL_SCOPES.items():
+        by_scope.setdefault(format_scope(entry.scopes), []).append(tool)
+    needs = "; ".join(
+        f"{'/'.join(tools)} ({scope or 'any valid token'})" for scope, tools in by_scope.items()
+    )
+    return (
+        f"A notes service whose tools each need an OAuth scope: {needs}. Calling a tool without "
+        "its scope answers HTTP 403 insufficient_scope naming the scope."
+    )
+
+
 def tool_meta(tool: str) -> dict[str, list[str]]:
     """The ``tools/list`` ``_meta`` of a tool: its required scopes as a JSON array."""
     return {REQUIRED_SCOPES_META_KEY: list(TOOL_SCOPES[tool].scopes)}

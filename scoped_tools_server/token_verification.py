@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from joserfc import jws
 from joserfc.errors import JoseError
 
-from scoped_tools_server.jwks import JwksCache
+from scoped_tools_server.jwks import ACCEPTED_ALGORITHM, JwksCache
 from scoped_tools_server.scopes import parse_scope
 from scoped_tools_server.token_errors import (
     BadSignature,
@@ -30,6 +30,7 @@ from scoped_tools_server.token_errors import (
     MissingClaim,
     TokenExpired,
     TokenNotYetValid,
+    TokenRejected,
     UnknownSigningKey,
     UnsupportedAlgorithm,
     WrongAudience,
@@ -37,7 +38,6 @@ from scoped_tools_server.token_errors import (
     WrongTokenType,
 )
 
-ACCEPTED_ALGORITHM = "ES256"
 ACCEPTED_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
 
 
@@ -78,7 +78,9 @@ def check_algorithm(header: dict[str, Any]) -> None:
     before a key is even looked up."""
     alg = header.get("alg")
     if alg != ACCEPTED_ALGORITHM:
-        raise UnsupportedAlgorithm(f"The access token's alg {alg!r} is not accepted; only ES256 is")
+        raise UnsupportedAlgorithm(
+            f"The access token's alg {alg!r} is not accepted; only {ACCEPTED_ALGORITHM} is"
+        )
 
 
 def check_token_type(header: dict[str, Any]) -> None:
@@ -171,6 +173,13 @@ def check_time_window(claims: dict[str, Any], now: float, leeway: int) -> None:
             raise MalformedToken("The access token's nbf claim is not a number")
         if now + leeway < float(nbf):
             raise TokenNotYetValid()
+
+
+def signed_client_id(claims: dict[str, Any]) -> str | None:
+    """The ``client_id`` of a token whose signature verified although a later check failed: the
+    AS really issued it to that client (the lab attributes the refusal; nothing is granted)."""
+    client_id = claims.get("client_id")
+    return client_id if isinstance(client_id, str) else None
 
 
 def verified_token_from_claims(claims: dict[str, Any]) -> VerifiedToken:
@@ -310,8 +319,10 @@ class JwtTokenVerifier:
         if cached is not None:
             try:
                 check_time_window(cached.claims, self._clock(), self.leeway)
-            except TokenExpired:
-                self._verified.discard(token)
+            except TokenRejected as reason:
+                reason.client_id = cached.client_id
+                if isinstance(reason, TokenExpired):
+                    self._verified.discard(token)
                 raise
             return cached
         verified = await self._verify_uncached(token)
@@ -337,8 +348,12 @@ class JwtTokenVerifier:
         if not valid:
             raise BadSignature()
         claims = decode_claims(compact.payload)
-        require_claims(claims)
-        check_issuer(claims, self.issuer)
-        check_audience(claims, self.resource_url)
-        check_time_window(claims, self._clock(), self.leeway)
+        try:
+            require_claims(claims)
+            check_issuer(claims, self.issuer)
+            check_audience(claims, self.resource_url)
+            check_time_window(claims, self._clock(), self.leeway)
+        except TokenRejected as reason:
+            reason.client_id = signed_client_id(claims)
+            raise
         return verified_token_from_claims(claims)

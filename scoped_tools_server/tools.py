@@ -16,16 +16,17 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from scoped_tools_server.caller import caller_from_request
-from scoped_tools_server.scopes import TOOL_SCOPES, format_scope, tool_description, tool_meta
+from scoped_tools_server.scopes import (
+    TOOL_SCOPES,
+    format_scope,
+    server_instructions,
+    tool_description,
+    tool_meta,
+)
 from scoped_tools_server.store import MAX_BODY_CHARS, MAX_TITLE_CHARS, Note, NoteStore, owner_key
 from scoped_tools_server.token_verification import VerifiedToken
 
 SERVER_NAME = "scoped-tools-server"
-INSTRUCTIONS = (
-    "A notes service whose tools each need an OAuth scope: whoami (any valid token), "
-    "list_notes/read_note (notes:read), create_note (notes:write), delete_note (notes:delete). "
-    "Calling a tool without its scope answers HTTP 403 insufficient_scope naming the scope."
-)
 
 
 class NoteOut(BaseModel):
@@ -76,7 +77,7 @@ def build_mcp_server(store: NoteStore) -> MCPServer[Any]:
     # MCPServer configures the root logger; at its default INFO every introspection call would
     # render an httpx2 "HTTP Request" line (a third of the RS's CPU per request, bench/results.md).
     mcp: MCPServer[Any] = MCPServer(
-        name=SERVER_NAME, instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING"
+        name=SERVER_NAME, instructions=server_instructions(), version="0.1.0", log_level="WARNING"
     )
 
     def register(fn: Any) -> None:

@@ -14,7 +14,8 @@ from rs_support import INTROSPECTION_SECRET, FakeAuthorizationServer, new_signin
 from serving import bind_loopback_socket, serve_on_socket, socket_base_url
 
 from scoped_tools_server.introspection import IntrospectionTokenVerifier
-from scoped_tools_server.jwks import JwksCache, internal_url
+from scoped_tools_server.as_metadata import internal_url
+from scoped_tools_server.jwks import JwksCache
 from scoped_tools_server.token_errors import (
     AuthServerUnavailable,
     BadSignature,
