@@ -1,4 +1,10 @@
-"""What uvicorn's access log may show.
+"""What the server's logs show: uvicorn's access log, and this package's own lines.
+
+The package's own logger (``scoped_tools_server``: one line per refusal, the lab journal's state,
+key loading) gets its own plain one-line handler at INFO (``install_server_log``), independent of
+the MCP SDK's logging, which stays at WARNING so it does not render a line per request.
+
+Access log:
 
 "Nothing logs a full token": a client that wrongly puts its token in the query string
 (`/mcp?access_token=…`, refused by RFC 6750 §2.3 / MCP D-IDX "Token Handling") would otherwise
@@ -10,6 +16,9 @@ readable.
 from __future__ import annotations
 
 import logging
+import sys
+
+SERVER_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class AccessLogFilter(logging.Filter):
@@ -30,3 +39,16 @@ class AccessLogFilter(logging.Filter):
 
 def install_access_log_filter() -> None:
     logging.getLogger("uvicorn.access").addFilter(AccessLogFilter())
+
+
+def install_server_log() -> None:
+    """INFO and up from ``scoped_tools_server.*`` to stderr, one record per line."""
+    package = logging.getLogger("scoped_tools_server")
+    if any(getattr(h, "scoped_tools_server_log", False) for h in package.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(SERVER_LOG_FORMAT))
+    handler.scoped_tools_server_log = True  # type: ignore[attr-defined]
+    package.addHandler(handler)
+    package.setLevel(logging.INFO)
+    package.propagate = False  # the SDK's root handler (Rich, wrapped lines) must not repeat it

@@ -7,6 +7,8 @@
   2025-11-25 session path (``initialize`` → ``Mcp-Session-Id``).
 - the PRM documents (``prm.py``), ``/health`` and ``/`` (``front_page.py``, what this server is
   and where its endpoints are): no authentication.
+- with ``lab_report`` on (the default), a ``LabReporter`` task that sends the gate's and the PRM
+  routes' events to the AS's lab and brings back its RS-side probes (``lab_reporter.py``).
 
 No network I/O here: the AS's keys are fetched on first use, so the RS can start before the AS.
 """
@@ -18,6 +20,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,6 +30,8 @@ from starlette.routing import Route
 from scoped_tools_server.front_page import front_page_route
 from scoped_tools_server.introspection import IntrospectionTokenVerifier
 from scoped_tools_server.jwks import JwksCache
+from scoped_tools_server.lab_probes import LabProbes
+from scoped_tools_server.lab_reporter import LabReporter
 from scoped_tools_server.prm import prm_routes
 from scoped_tools_server.scope_gate import ScopeGate
 from scoped_tools_server.settings import Settings, TokenCheck
@@ -68,6 +73,20 @@ def build_token_verifier(settings: Settings) -> TokenVerifier:
     )
 
 
+def build_lab_reporter(settings: Settings) -> LabReporter | None:
+    """The lab journal's reporter, or None with ``lab_report`` off."""
+    if not settings.lab_report:
+        return None
+    secret = settings.lab_secret.get_secret_value() if settings.lab_secret else None
+    return LabReporter(
+        as_base_url=settings.as_base_url,
+        resource=settings.resource_url,
+        probes=LabProbes(settings.challenge_scope),
+        secret=secret,
+        secret_file=settings.lab_secret_file,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The resource server app; serve it with lifespan enabled (uvicorn does)."""
     settings = settings or Settings()
@@ -84,7 +103,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
     verifier = build_token_verifier(settings) if settings.gate_enabled else None
-    gate = ScopeGate(sdk_app, settings=settings, verifier=verifier)
+    lab = build_lab_reporter(settings)
+    gate = ScopeGate(sdk_app, settings=settings, verifier=verifier, lab=lab)
 
     async def health(request: Request) -> Response:
         """200 when the notes database answers; the AS is not needed to be healthy."""
@@ -98,8 +118,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             logger.warning(GATE_DISABLED_WARNING)
         store.open()
         try:
-            async with mcp.session_manager.run():
+            async with mcp.session_manager.run(), anyio.create_task_group() as tasks:
+                if lab is not None:
+                    tasks.start_soon(lab.run)
                 yield
+                tasks.cancel_scope.cancel()
         finally:
             store.close()
             if isinstance(verifier, IntrospectionTokenVerifier):
@@ -107,7 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes: list[Any] = [
         Route("/health", health, methods=["GET"]),
-        *prm_routes(settings),
+        *prm_routes(settings, lab),
         Route(settings.resource_path, gate, methods=["GET", "POST", "DELETE"]),
     ]
     if settings.resource_path != "/":
@@ -119,4 +142,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.store = store
     app.state.gate = gate
+    app.state.lab = lab
     return app

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.panel import Panel
 
-from scoped_tools_server.access_log import install_access_log_filter
+from scoped_tools_server.access_log import install_access_log_filter, install_server_log
 from scoped_tools_server.app import GATE_DISABLED_WARNING, create_app
 from scoped_tools_server.settings import Settings
 from scoped_tools_server.settings_cli import settings_command
@@ -39,6 +39,7 @@ def serve(given: dict[str, Any]) -> None:
         f"PRM {settings.resource_metadata_url}"
     )
     install_access_log_filter()
+    install_server_log()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, lifespan="on")
 
 

@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from scoped_tools_server.lab_journal import prm_fetch_event
+from scoped_tools_server.lab_reporter import LabReporter
 from scoped_tools_server.scopes import scopes_supported
 from scoped_tools_server.settings import Settings
 
@@ -42,12 +44,15 @@ def protected_resource_metadata(settings: Settings) -> dict[str, Any]:
     }
 
 
-def prm_routes(settings: Settings) -> list[Route]:
+def prm_routes(settings: Settings, lab: LabReporter | None = None) -> list[Route]:
     """Routes for the path-inserted and the root well-known URLs (GET only; CORS-readable so
-    browser-based clients such as the MCP Inspector can fetch it, checklist B-04)."""
+    browser-based clients such as the MCP Inspector can fetch it, RFC 9728 §3). Each fetch is a
+    lab event (unattributed: discovery carries no token)."""
     document = protected_resource_metadata(settings)
 
     async def metadata(request: Request) -> Response:
+        if lab is not None:
+            lab.record(prm_fetch_event(request.url.path, request.headers.get("user-agent")))
         return JSONResponse(
             document,
             headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "max-age=300"},

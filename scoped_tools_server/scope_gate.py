@@ -10,40 +10,60 @@ For every request to the MCP endpoint, in this order (first failure answers):
 5. the session id, if any, belongs to this principal ...... 404
 6. ``tools/call``: the token has the tool's scopes ........ 403 insufficient_scope
 
-Auth runs before anything is streamed (checklist B-35), so every refusal still has its status
-line. The body is read here once and replayed to the SDK byte for byte, so the gate and the SDK
-judge the same bytes. Unknown tools pass through to the SDK's own JSON-RPC error.
+Auth runs before anything is streamed (MCP authorization §Token Handling: every request is
+validated), so every refusal still has its status line. The body is read here once and replayed
+to the SDK byte for byte (``jsonrpc_envelope.py``), so the gate and the SDK judge the same bytes.
+Unknown tools pass through to the SDK's own JSON-RPC error.
+
+Every refusal is one log line (``rejections.refusal_line``). With the lab on, what the gate learned
+about the request (an ``Exchange``) is handed to the lab reporter without waiting for it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl
 
-from mcp.shared.inbound import NAME_BEARING_METHODS, decode_header_value
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scoped_tools_server.caller import attach_caller, benchmark_caller
+from scoped_tools_server.jsonrpc_envelope import (
+    METHOD_HEADER,
+    NAME_HEADER,
+    PROTOCOL_VERSION_HEADER,
+    SESSION_HEADER,
+    RoutedMessage,
+    check_routing_headers,
+    parse_jsonrpc_body,
+    read_body,
+    replaying,
+    route_message,
+)
+from scoped_tools_server.lab_journal import (
+    Exchange,
+    TokenSource,
+    challenge_event,
+    mcp_request_event,
+    probe_applied_event,
+    token_fingerprint,
+)
+from scoped_tools_server.lab_probes import INVALID_TOKEN_PROBE, LabProbeToken
+from scoped_tools_server.lab_reporter import LabReporter
 from scoped_tools_server.rejections import (
-    HEADER_MISMATCH,
-    INVALID_PARAMS,
     INVALID_REQUEST,
-    PARSE_ERROR,
     GateRejection,
     InsufficientScope,
     InvalidAuthRequest,
     InvalidToken,
     JsonRpcRejection,
     MissingToken,
+    challenged_scope,
+    refusal_line,
     rejection_response,
 )
 from scoped_tools_server.scopes import challenge_scopes, required_scopes, scopes_satisfied
-from scoped_tools_server.settings import Settings
+from scoped_tools_server.settings import ChallengeScope, Settings
 from scoped_tools_server.token_errors import AuthServerUnavailable, MalformedToken, TokenRejected
 from scoped_tools_server.token_verification import TokenVerifier, VerifiedToken
 from scoped_tools_server.transport_security import (
@@ -55,32 +75,37 @@ from scoped_tools_server.transport_security import (
 )
 
 logger = logging.getLogger(__name__)
+refusals = logging.getLogger("scoped_tools_server.refusals")
 
-SESSION_HEADER = "mcp-session-id"
-METHOD_HEADER = "mcp-method"
-NAME_HEADER = "mcp-name"
-ROUTING_HEADERS = frozenset({METHOD_HEADER, NAME_HEADER, "mcp-protocol-version"})
+QUERY_TOKEN_PARAMETER = "access_token"
 _B64TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=")
 
 
-@dataclass(frozen=True)
-class RoutedMessage:
-    """What the gate learned from a POST body: the JSON-RPC method and, for tools/call, the tool."""
+def query_token(query_string: bytes) -> str | None:
+    """An ``access_token`` query parameter (RFC 6750 §2.3), which this server never accepts."""
+    for name, value in parse_qsl(query_string.decode("latin-1")):
+        if name == QUERY_TOKEN_PARAMETER:
+            return value
+    return None
 
-    method: str | None
-    tool: str | None
-    request_id: Any
+
+def token_source(headers: Headers, query_string: bytes) -> TokenSource:
+    """Where the client put its token, for the lab's ``token-in-header`` rule."""
+    if query_token(query_string) is not None:
+        return "query"
+    return "header" if "authorization" in headers else "none"
 
 
 def bearer_token(headers: Headers, query_string: bytes) -> str:
     """OAuth 2.1 §5.1 / RFC 6750 §2.1: the token comes from ``Authorization: Bearer`` only.
 
-    MCP D-IDX §Token Requirements: "Access tokens MUST NOT be included in the URI query string";
+    MCP authorization §Access Token Usage: "Access tokens MUST NOT be included in the URI query
+    string";
     OAuth 2.1 §5.1: resource servers "MUST ignore access tokens in a URI query parameter". We go
     one step further and refuse such a request outright (400 invalid_request) so the mistake is
-    visible, and refuse two Authorization headers (checklist B-12: one method only).
+    visible, and refuse two Authorization headers (OAuth 2.1 §5.1: one method per request).
     """
-    if any(name == "access_token" for name, _ in parse_qsl(query_string.decode("latin-1"))):
+    if query_token(query_string) is not None:
         raise InvalidAuthRequest(
             "Access tokens are accepted only in the Authorization header, never in the query "
             "string (OAuth 2.1 section 5.1)"
@@ -100,139 +125,9 @@ def bearer_token(headers: Headers, query_string: bytes) -> str:
     return token
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """RFC 8259 §4 says names SHOULD be unique; parsers disagree on duplicates (first vs last wins),
-    so a body like ``{"name": "whoami", "name": "delete_note"}`` could mean one thing to the gate
-    and another to the SDK. Refuse it."""
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate member {key!r}")
-        result[key] = value
-    return result
-
-
-def parse_jsonrpc_body(body: bytes) -> dict[str, Any]:
-    """JSON-RPC 2.0 §4/§5: one request object per POST. MCP 2025-06-18 removed batching, and
-    2026-07-28 requires "a single JSON-RPC request or notification", so an array is refused."""
-    try:
-        decoded = json.loads(body, object_pairs_hook=_reject_duplicate_keys)
-    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
-        raise JsonRpcRejection(
-            400, PARSE_ERROR, f"Parse error: the body is not valid JSON ({exc})"
-        ) from exc
-    if isinstance(decoded, list):
-        raise JsonRpcRejection(
-            400,
-            INVALID_REQUEST,
-            "JSON-RPC batches are not accepted: send one JSON-RPC object per POST",
-        )
-    if not isinstance(decoded, dict):
-        raise JsonRpcRejection(400, INVALID_REQUEST, "The body must be one JSON-RPC object")
-    return decoded
-
-
-def route_message(message: dict[str, Any]) -> RoutedMessage:
-    """Find the method and, for ``tools/call``, the tool name; refuse shapes that could slip a tool
-    past the gate (a non-string method or name, params that are not an object)."""
-    request_id = message.get("id")
-    method = message.get("method")
-    if method is None:
-        if "result" in message or "error" in message:
-            # A client's response to a server request (2025-11-25 allows POSTing those).
-            return RoutedMessage(method=None, tool=None, request_id=request_id)
-        raise JsonRpcRejection(
-            400, INVALID_REQUEST, "The JSON-RPC object has no method", request_id
-        )
-    if not isinstance(method, str):
-        raise JsonRpcRejection(
-            400, INVALID_REQUEST, "The JSON-RPC method must be a string", request_id
-        )
-    if method != "tools/call":
-        return RoutedMessage(method=method, tool=None, request_id=request_id)
-    params = message.get("params")
-    if not isinstance(params, dict):
-        raise JsonRpcRejection(
-            400, INVALID_PARAMS, "tools/call params must be an object", request_id
-        )
-    name = params.get("name")
-    if not isinstance(name, str):
-        raise JsonRpcRejection(
-            400, INVALID_PARAMS, "tools/call params.name must be a string", request_id
-        )
-    return RoutedMessage(method=method, tool=name, request_id=request_id)
-
-
-def check_routing_headers(
-    raw_headers: Iterable[tuple[bytes, bytes]], message: dict[str, Any]
-) -> None:
-    """MCP 2026-07-28 transports §Server Validation (SEP-2243): servers that process the body "MUST
-    reject requests where the values specified in the headers do not match the corresponding values
-    in the request body" (400, HeaderMismatch -32020). Applied whenever the headers are present, in
-    either revision; duplicates are refused because first-copy and last-copy readers disagree."""
-    seen: dict[str, str] = {}
-    request_id = message.get("id")
-    for raw_name, raw_value in raw_headers:
-        name = raw_name.decode("latin-1").lower()
-        if name in ROUTING_HEADERS:
-            if name in seen:
-                raise JsonRpcRejection(
-                    400, HEADER_MISMATCH, f"{name} header appears more than once", request_id
-                )
-            seen[name] = raw_value.decode("latin-1")
-    method = message.get("method")
-    if METHOD_HEADER in seen and seen[METHOD_HEADER] != method:
-        raise JsonRpcRejection(
-            400, HEADER_MISMATCH, "Mcp-Method header does not match the body's method", request_id
-        )
-    if NAME_HEADER in seen:
-        name_key = NAME_BEARING_METHODS.get(method) if isinstance(method, str) else None
-        params = message.get("params")
-        body_value = params.get(name_key) if name_key and isinstance(params, dict) else None
-        if body_value is None or decode_header_value(seen[NAME_HEADER]) != body_value:
-            raise JsonRpcRejection(
-                400,
-                HEADER_MISMATCH,
-                "Mcp-Name header does not match the body's tool name",
-                request_id,
-            )
-
-
 def principal_of(token: VerifiedToken) -> Principal:
     """Who owns a session: issuer, subject and client (the SDK's ``principal_components``)."""
     return (token.issuer, token.subject, token.client_id)
-
-
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """Read the whole request body, refusing it (413) as soon as it exceeds ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise JsonRpcRejection(413, INVALID_REQUEST, f"The request body exceeds {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def replaying(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that yields the already-read body once, then defers to the real one."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 class ScopeGate:
@@ -245,6 +140,7 @@ class ScopeGate:
         settings: Settings,
         verifier: TokenVerifier | None,
         owners: SessionOwners | None = None,
+        lab: LabReporter | None = None,
     ) -> None:
         if settings.gate_enabled and verifier is None:
             raise ValueError("the scope gate needs a token verifier")
@@ -252,6 +148,7 @@ class ScopeGate:
         self.settings = settings
         self.verifier = verifier
         self.owners = owners or SessionOwners()
+        self.lab = lab
         self.allowed_hosts = allowed_host_set(settings.resource_url, settings.allowed_hosts)
         self.scheme = settings.resource_url.split(":", 1)[0]
 
@@ -260,33 +157,39 @@ class ScopeGate:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        exchange = exchange_from_headers(scope, headers)
         try:
-            body, caller = await self._admit(scope, headers, receive)
+            body, caller = await self._admit(scope, headers, receive, exchange)
         except (GateRejection, AuthServerUnavailable) as rejection:
-            response = rejection_response(rejection, self.settings.resource_metadata_url)
-            await response(scope, receive, send)
+            await self._refuse(rejection, exchange, scope, receive, send)
             return
         attach_caller(scope, caller)
         downstream_receive = replaying(body, receive) if body is not None else receive
-        await self.app(
-            scope, downstream_receive, self._recording_send(scope, headers, caller, send)
-        )
+        downstream_send = self._recording_send(scope, headers, caller, send)
+        if self.lab is not None:
+            downstream_send = journaling_send(self.lab, exchange, downstream_send)
+        await self.app(scope, downstream_receive, downstream_send)
 
     async def _admit(
-        self, scope: Scope, headers: Headers, receive: Receive
+        self, scope: Scope, headers: Headers, receive: Receive, exchange: Exchange
     ) -> tuple[bytes | None, VerifiedToken]:
         self._check_transport(headers)
-        caller = await self._authenticate(scope, headers)
+        caller = await self._authenticate(scope, headers, exchange)
         body: bytes | None = None
         routed = RoutedMessage(method=None, tool=None, request_id=None)
         if scope["method"] == "POST":
             body = await read_body(receive, self.settings.max_body_bytes)
             message = parse_jsonrpc_body(body)
             routed = route_message(message)
+            exchange.method, exchange.tool = routed.method, routed.tool
+            if routed.method == "initialize" and isinstance(message.get("params"), dict):
+                exchange.protocol_version = exchange.protocol_version or str(
+                    message["params"].get("protocolVersion")
+                )
             check_routing_headers(scope["headers"], message)
         self._check_session(headers, caller)
         if self.settings.gate_enabled and routed.tool is not None:
-            self._authorize(caller, routed.tool)
+            self._authorize(caller, routed.tool, exchange)
         return body, caller
 
     def _check_transport(self, headers: Headers) -> None:
@@ -294,24 +197,68 @@ class ScopeGate:
         transports §Security Warning: "If the Origin header is present and invalid, servers MUST
         respond with HTTP 403 Forbidden")."""
         if not host_is_allowed(headers.get("host"), self.allowed_hosts, self.scheme):
-            raise JsonRpcRejection(421, INVALID_REQUEST, "Host header does not name this server")
+            raise JsonRpcRejection(
+                421,
+                INVALID_REQUEST,
+                "Host header does not name this server",
+                rule="DNS-rebinding protection, MCP transports §Security Warning",
+            )
         origin = headers.get("origin")
         if not origin_is_allowed(origin, self.settings.resource_url, self.settings.allowed_origins):
-            raise JsonRpcRejection(403, INVALID_REQUEST, "Origin is not allowed")
+            raise JsonRpcRejection(
+                403,
+                INVALID_REQUEST,
+                "Origin is not allowed",
+                rule="Origin check, MCP transports §Security Warning",
+            )
 
-    async def _authenticate(self, scope: Scope, headers: Headers) -> VerifiedToken:
-        """MCP D-IDX §Token Handling: validate the access token on *every* request.
-
-        Checklist B-13, B-27."""
+    async def _authenticate(
+        self, scope: Scope, headers: Headers, exchange: Exchange
+    ) -> VerifiedToken:
+        """MCP authorization §Token Handling: validate the access token on *every* request."""
         if not self.settings.gate_enabled:
             return benchmark_caller()
         assert self.verifier is not None
-        token = bearer_token(headers, scope.get("query_string", b""))
+        query_string = scope.get("query_string", b"")
+        exchange.token_in = token_source(headers, query_string)
         try:
-            return await self.verifier.verify(token)
+            token = bearer_token(headers, query_string)
+        except InvalidAuthRequest:
+            if exchange.token_in == "query":
+                await self._attribute(query_token(query_string) or "", exchange)
+            raise
+        exchange.token_fingerprint = token_fingerprint(token)
+        try:
+            caller = await self.verifier.verify(token)
         except TokenRejected as reason:
-            logger.info("refused an access token: %s", reason.description)
+            exchange.client_id = reason.client_id
             raise InvalidToken(reason) from reason
+        exchange.client_id = caller.client_id
+        self._apply_invalid_token_probe(exchange)
+        return caller
+
+    async def _attribute(self, token: str, exchange: Exchange) -> None:
+        """A token sent in the query string is refused unread (RFC 6750 §2.3, OAuth 2.1 §5.1);
+        with the lab on it is still checked, only to say *which client* made that mistake."""
+        exchange.token_fingerprint = token_fingerprint(token)
+        if self.lab is None or self.verifier is None:
+            return
+        try:
+            exchange.client_id = (await self.verifier.verify(token)).client_id
+        except TokenRejected as reason:
+            exchange.client_id = reason.client_id
+        except AuthServerUnavailable:
+            pass
+
+    def _apply_invalid_token_probe(self, exchange: Exchange) -> None:
+        """Lab probe ``rs-invalid-token``: refuse a good token, to see the client recover."""
+        if self.lab is None:
+            return
+        probe = self.lab.probes.invalid_token_probe(exchange.client_id)
+        if probe is not None:
+            what = "answered 401 invalid_token to a valid token" + (" (once)" if probe.once else "")
+            self.lab.record(probe_applied_event(exchange, probe.id, INVALID_TOKEN_PROBE, what))
+            raise InvalidToken(LabProbeToken(client_id=exchange.client_id))
 
     def _check_session(self, headers: Headers, caller: VerifiedToken) -> None:
         """Session hijacking (MCP 2025-11-25 security best practices §Session Hijacking): a session
@@ -320,19 +267,54 @@ class ScopeGate:
         that the id exists, and the client's recovery (start a new session) is the right one."""
         session_id = headers.get(SESSION_HEADER)
         if session_id is not None and not self.owners.may_use(session_id, principal_of(caller)):
-            logger.info(
-                "refused session %s: unknown, expired or another principal's", session_id[:16]
+            raise JsonRpcRejection(
+                404,
+                INVALID_REQUEST,
+                "Session not found",
+                rule="session unknown, expired or another principal's, MCP security best "
+                "practices §Session Hijacking",
             )
-            raise JsonRpcRejection(404, INVALID_REQUEST, "Session not found")
 
-    def _authorize(self, caller: VerifiedToken, tool: str) -> None:
-        """MCP D-IDX §Runtime Insufficient Scope Errors: a tool whose scopes the token lacks → 403
-        naming the scopes (``operation``: the tool's; ``cumulative``: granted ∪ required)."""
+    def _challenge_scope(self) -> tuple[ChallengeScope, str | None]:
+        """The 403 mode: the startup ``--challenge-scope``, unless a lab probe switched it."""
+        if self.lab is None:
+            return self.settings.challenge_scope, None
+        return self.lab.probes.challenge_scope()
+
+    def _authorize(self, caller: VerifiedToken, tool: str, exchange: Exchange) -> None:
+        """MCP authorization §Runtime Insufficient Scope Errors: a tool whose scopes the token
+        lacks → 403 naming the scopes (``operation``: the tool's; ``cumulative``: granted ∪
+        required)."""
         needed = required_scopes(tool)
         if needed is None or scopes_satisfied(caller.scopes, needed):
             return  # unknown tools go on to the SDK's JSON-RPC error
-        challenged = challenge_scopes(self.settings.challenge_scope.value, caller.scopes, needed)
+        mode, probe = self._challenge_scope()
+        if probe is not None and self.lab is not None:
+            what = f"403 challenge built in {mode.value} mode"
+            self.lab.record(probe_applied_event(exchange, None, probe, what))
+        challenged = challenge_scopes(mode.value, caller.scopes, needed)
         raise InsufficientScope(tool, needed, challenged)
+
+    async def _refuse(
+        self,
+        rejection: GateRejection | AuthServerUnavailable,
+        exchange: Exchange,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Answer, log one line, and tell the lab (status, and the exact challenge sent)."""
+        response = rejection_response(rejection, self.settings.resource_metadata_url)
+        refusals.info(refusal_line(rejection, response.status_code, exchange))
+        if self.lab is not None:
+            self.lab.record(mcp_request_event(exchange, response.status_code))
+            challenge = response.headers.get("www-authenticate")
+            if challenge is not None and response.status_code in (401, 403):
+                error, scope_asked = challenged_scope(rejection)
+                self.lab.record(
+                    challenge_event(exchange, response.status_code, error, challenge, scope_asked)
+                )
+        await response(scope, receive, send)
 
     def _recording_send(
         self, scope: Scope, headers: Headers, caller: VerifiedToken, send: Send
@@ -354,3 +336,42 @@ class ScopeGate:
             await send(message)
 
         return recording_send
+
+
+def exchange_from_headers(scope: Scope, headers: Headers) -> Exchange:
+    """What is known before the body is read (``Mcp-Method``/``Mcp-Name`` name the call in the
+    2026-07-28 revision, so even a 401 can say which tool was asked for)."""
+    method = headers.get(METHOD_HEADER)
+    session = headers.get(SESSION_HEADER)
+    return Exchange(
+        http_method=scope["method"],
+        method=method,
+        tool=headers.get(NAME_HEADER) if method == "tools/call" else None,
+        protocol_version=headers.get(PROTOCOL_VERSION_HEADER),
+        session=token_fingerprint(session) if session is not None else None,
+    )
+
+
+def journaling_send(lab: LabReporter, exchange: Exchange, send: Send) -> Send:
+    """Tell the lab the response status (and a new session), and hand it a tool call's result
+    body to read later. Only appends to the reporter's queue: the response is never held up."""
+    chunks: list[bytes] = []
+    status = 0
+
+    async def send_and_journal(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            if exchange.session is None:
+                for name, value in message.get("headers", []):
+                    if name.lower() == SESSION_HEADER.encode():
+                        exchange.session = token_fingerprint(value.decode("latin-1"))
+            lab.record(mcp_request_event(exchange, status))
+        elif message["type"] == "http.response.body" and exchange.tool is not None:
+            if status == 200:
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    lab.record_tool_result(exchange, b"".join(chunks))
+        await send(message)
+
+    return send_and_journal

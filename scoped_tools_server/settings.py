@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -89,6 +90,21 @@ class Settings(BaseSettings):
         30.0,
         ge=0,
         description="At most one JWKS refetch for an unknown `kid` per this many seconds.",
+    )
+    lab_report: bool = Field(
+        True,
+        description="Report this server's protocol steps (PRM fetches, MCP requests, challenges, "
+        "tool results) to the AS's lab, off the request path, and apply its RS-side probes.",
+    )
+    lab_secret: SecretStr | None = Field(
+        None,
+        description="Bearer secret for the AS's /lab/api/rs-events (the AS's lab secret); when "
+        "unset it is read from lab_secret_file.",
+    )
+    lab_secret_file: Path = Field(
+        Path("./data/lab-secret"),
+        description="File holding the lab secret (the AS writes <data_dir>/lab-secret at its first "
+        "start); re-read until it exists.",
     )
     gate_enabled: bool = Field(
         True,

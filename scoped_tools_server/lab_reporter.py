@@ -1,0 +1,196 @@
+"""The RS → lab report: events leave the request path and reach the AS in batches.
+
+The request path only appends to a bounded list (``record``): no I/O, no lock, no await, never a
+wait. A background task on the server's event loop, with its own HTTP client, POSTs what has
+accumulated to ``{AS internal URL}/lab/api/rs-events`` every ``flush_interval`` (0.5 s), and an
+empty batch at least every ``heartbeat_interval`` (1 s) so that probe state fired on the lab page
+reaches the RS without traffic. When the list is full, or the AS is unreachable, slow (timeout)
+or refuses a batch, events are dropped and counted; the count travels with every report
+(``dropped``) so the lab can say it is missing some.
+
+The AS's answer carries the RS-side probe state (``rs_probes``, see ``lab_probes.py``).
+Authentication: ``Authorization: Bearer <lab secret>`` (the AS compares it in constant time). The
+secret comes from ``lab_secret`` or, while that is unset, from ``lab_secret_file``, which is
+re-read until it exists (the AS writes it at its first start, possibly after the RS started).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+
+from scoped_tools_server.lab_journal import Event, Exchange, tool_result_event
+from scoped_tools_server.lab_probes import LabProbes
+
+logger = logging.getLogger(__name__)
+
+RS_EVENTS_PATH = "/lab/api/rs-events"
+MAX_QUEUED_EVENTS = 10_000
+MAX_BATCH_EVENTS = 1_000
+FLUSH_INTERVAL_SECONDS = 0.5
+HEARTBEAT_INTERVAL_SECONDS = 1.0
+POST_TIMEOUT_SECONDS = 2.0
+WARNING_INTERVAL_SECONDS = 30.0
+
+DeferredToolResult = tuple[Exchange, bytes, float]
+
+
+class LabReporter:
+    """Bounded queue + batching task. ``record*`` is for the request path, ``run`` for the task."""
+
+    def __init__(
+        self,
+        *,
+        as_base_url: str,
+        resource: str,
+        probes: LabProbes,
+        secret: str | None,
+        secret_file: Path,
+        max_queued: int = MAX_QUEUED_EVENTS,
+        max_batch: int = MAX_BATCH_EVENTS,
+        flush_interval: float = FLUSH_INTERVAL_SECONDS,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL_SECONDS,
+        timeout: float = POST_TIMEOUT_SECONDS,
+        http_client: Callable[[], httpx2.AsyncClient] | None = None,
+    ) -> None:
+        self.endpoint = as_base_url.rstrip("/") + RS_EVENTS_PATH
+        self.resource = resource
+        self.probes = probes
+        self._configured_secret = secret
+        self._secret = secret
+        self.secret_file = secret_file
+        self.max_queued = max_queued
+        self.max_batch = max_batch
+        self.flush_interval = flush_interval
+        self.heartbeat_interval = heartbeat_interval
+        self._make_client = http_client or (lambda: httpx2.AsyncClient(timeout=timeout))
+        self._pending: list[Event | DeferredToolResult] = []
+        self._last_sent: float | None = None
+        self._last_warning: dict[str, float] = {}
+        self.dropped = 0
+        self.sent = 0
+        self.reports = 0
+
+    # -- request path: append or count, nothing else --------------------------------------
+
+    def record(self, event: Event | DeferredToolResult) -> None:
+        if len(self._pending) >= self.max_queued:
+            self.dropped += 1
+        else:
+            self._pending.append(event)
+
+    def record_tool_result(self, exchange: Exchange, body: bytes) -> None:
+        """The response body is parsed by the task, not while the client waits."""
+        self.record((exchange, body, time.time()))
+
+    # -- the task ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Tick every ``flush_interval`` on a fixed schedule until cancelled."""
+        async with self._make_client() as client:
+            next_tick = time.monotonic()
+            try:
+                while True:
+                    next_tick += self.flush_interval
+                    await anyio.sleep(max(0.0, next_tick - time.monotonic()))
+                    if time.monotonic() - next_tick > self.flush_interval:
+                        next_tick = time.monotonic()  # fell behind (slow AS): no burst of ticks
+                    await self.tick(client)
+            finally:
+                with anyio.move_on_after(1.0, shield=True):
+                    await self.flush(client)  # the last events before shutdown
+
+    async def tick(self, client: httpx2.AsyncClient) -> None:
+        """Send what is queued; with nothing queued, a heartbeat when one is due."""
+        now = time.monotonic()
+        due = self._last_sent is None or (
+            now - self._last_sent >= self.heartbeat_interval - self.flush_interval / 2
+        )
+        if self._pending or due or self.probes.has_unreported():
+            await self.flush(client)
+
+    async def flush(self, client: httpx2.AsyncClient) -> None:
+        """POST everything queued, ``max_batch`` events per request (at least one request)."""
+        secret = self._current_secret()
+        if secret is None:
+            return
+        first = True
+        while first or self._pending:
+            first = False
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            if not await self._post(client, secret, [self._materialise(item) for item in batch]):
+                return
+
+    @staticmethod
+    def _materialise(item: Event | DeferredToolResult) -> Event:
+        if isinstance(item, tuple):
+            return tool_result_event(*item)
+        return item
+
+    def report_body(self, events: list[Event], consumed: list[str]) -> dict[str, Any]:
+        return {
+            "resource": self.resource,
+            "dropped": self.dropped,
+            "consumed_probes": consumed,
+            "events": events,
+        }
+
+    async def _post(self, client: httpx2.AsyncClient, secret: str, events: list[Event]) -> bool:
+        consumed = self.probes.take_consumed()
+        self._last_sent = time.monotonic()
+        try:
+            response = await client.post(
+                self.endpoint,
+                json=self.report_body(events, consumed),
+                headers={"Authorization": f"Bearer {secret}", "Accept": "application/json"},
+            )
+            answer = response.json() if response.status_code == 200 else None
+        except (httpx2.HTTPError, ValueError) as exc:
+            self._lost(events, consumed, f"the lab at {self.endpoint} is unreachable ({exc!r})")
+            return False
+        if response.status_code == 401 and self._configured_secret is None:
+            self._secret = None  # the AS may have a new secret file: read it again
+        if not isinstance(answer, dict):
+            status = response.status_code
+            self._lost(events, consumed, f"the lab at {self.endpoint} answered {status}")
+            return False
+        self.sent += len(events)
+        self.reports += 1
+        self.probes.update(answer.get("rs_probes"))
+        return True
+
+    def _lost(self, events: list[Event], consumed: list[str], why: str) -> None:
+        self.dropped += len(events)
+        self.probes.return_consumed(consumed)
+        self._warn("post", f"lab journal: {why}; {self.dropped} event(s) dropped so far")
+
+    def _current_secret(self) -> str | None:
+        if self._secret is None:
+            try:
+                text = self.secret_file.read_text(encoding="utf-8").strip()
+            except OSError:
+                text = ""
+            if not text:
+                self._warn(
+                    "secret",
+                    f"lab journal: waiting for the lab secret at {self.secret_file} (the AS "
+                    "writes it at its first start; or set SCOPED_TOOLS_LAB_SECRET, or turn the "
+                    "journal off with --no-lab-report); events are queued meanwhile",
+                )
+                return None
+            self._secret = text
+            logger.info("lab journal: reporting to %s (secret %s)", self.endpoint, self.secret_file)
+        return self._secret
+
+    def _warn(self, key: str, message: str) -> None:
+        now = time.monotonic()
+        last = self._last_warning.get(key)
+        if last is None or now - last >= WARNING_INTERVAL_SECONDS:
+            self._last_warning[key] = now
+            logger.warning(message)
