@@ -22,6 +22,16 @@ from typing import Any, Literal
 Event = dict[str, Any]
 TokenSource = Literal["header", "query", "none"]
 
+MAX_SUMMARY_CHARS = 300
+MAX_DETAIL_VALUE_CHARS = 600
+MAX_CLIENT_ID_CHARS = 512
+"""Client-chosen strings (tool names, user agents, client ids) are clipped so that one odd
+request can never make the AS refuse a whole batch (it caps summary, detail and client_id)."""
+
+
+def _clip(value: Any, limit: int = MAX_DETAIL_VALUE_CHARS) -> Any:
+    return value[:limit] if isinstance(value, str) else value
+
 
 def token_fingerprint(secret: str) -> str:
     """The lab's fingerprint of a token or session id: one-way, the same on both servers."""
@@ -61,10 +71,10 @@ def event(
     return {
         "at": time.time() if at is None else at,
         "kind": kind,
-        "client_id": client_id,
+        "client_id": _clip(client_id, MAX_CLIENT_ID_CHARS),
         "token_fingerprint": token_fingerprint,
-        "summary": summary,
-        "detail": detail,
+        "summary": summary[:MAX_SUMMARY_CHARS],
+        "detail": {name: _clip(value) for name, value in detail.items()},
     }
 
 

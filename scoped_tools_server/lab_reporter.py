@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 RS_EVENTS_PATH = "/lab/api/rs-events"
 MAX_QUEUED_EVENTS = 10_000
-MAX_BATCH_EVENTS = 1_000
+MAX_BATCH_EVENTS = 500  # what the AS accepts in one report
 FLUSH_INTERVAL_SECONDS = 0.5
 HEARTBEAT_INTERVAL_SECONDS = 1.0
 POST_TIMEOUT_SECONDS = 2.0

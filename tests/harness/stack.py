@@ -48,7 +48,9 @@ def as_settings(issuer: str, database_url: str, resources: list[str], **override
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path, **as_overrides: object) -> Iterator[Stack]:
+def running_stack(
+    workdir: Path, rs_overrides: dict[str, object] | None = None, **as_overrides: object
+) -> Iterator[Stack]:
     from demo_as.app import create_app as create_as
     from scoped_tools_server.app import create_app as create_rs
     from scoped_tools_server.settings import Settings as RSSettings
@@ -68,7 +70,11 @@ def running_stack(workdir: Path, **as_overrides: object) -> Iterator[Stack]:
                         base,
                         database_url,
                         [resource, other_resource],
-                        **{"introspection_secret": INTROSPECTION_SECRET, **as_overrides},
+                        **{
+                            "introspection_secret": INTROSPECTION_SECRET,
+                            "data_dir": workdir,
+                            **as_overrides,
+                        },
                     )
                 )
             )
@@ -79,6 +85,9 @@ def running_stack(workdir: Path, **as_overrides: object) -> Iterator[Stack]:
                 resource_url=resource,
                 auth_server=as_url,
                 database_url=notes_database_url,
+                # The AS writes its lab secret into its data directory; the RS reads it there.
+                lab_secret_file=workdir / "lab-secret",
+                **(rs_overrides or {}),
             )
         )
         stack.enter_context(serve_on_socket(rs_app, rs_sock))

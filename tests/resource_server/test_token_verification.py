@@ -13,8 +13,8 @@ import pytest
 from rs_support import INTROSPECTION_SECRET, FakeAuthorizationServer, new_signing_key
 from serving import bind_loopback_socket, serve_on_socket, socket_base_url
 
-from scoped_tools_server.introspection import IntrospectionTokenVerifier
 from scoped_tools_server.as_metadata import internal_url
+from scoped_tools_server.introspection import IntrospectionTokenVerifier
 from scoped_tools_server.jwks import JwksCache
 from scoped_tools_server.token_errors import (
     AuthServerUnavailable,
