@@ -47,6 +47,7 @@ class FakeAuthorizationServer:
     introspection_requests: list[dict[str, str]] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)
     minted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    introspection_path: str = "/introspect"  # what the metadata advertises (both paths answer)
 
     def claims(self, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())
@@ -91,7 +92,7 @@ class FakeAuthorizationServer:
                 {
                     "issuer": self.issuer,
                     "jwks_uri": f"{self.issuer}/jwks",
-                    "introspection_endpoint": f"{self.issuer}/introspect",
+                    "introspection_endpoint": f"{self.issuer}{self.introspection_path}",
                 }
             )
 
@@ -102,7 +103,11 @@ class FakeAuthorizationServer:
         async def introspect(request: Request) -> JSONResponse:
             form = await request.form()
             self.introspection_requests.append(
-                {"authorization": request.headers.get("authorization", ""), **form}
+                {
+                    "path": request.url.path,
+                    "authorization": request.headers.get("authorization", ""),
+                    **form,
+                }
             )
             expected = f"Bearer {INTROSPECTION_SECRET}"
             if not hmac.compare_digest(request.headers.get("authorization", ""), expected):
@@ -118,6 +123,7 @@ class FakeAuthorizationServer:
                 Route("/.well-known/oauth-authorization-server", metadata),
                 Route("/jwks", jwks),
                 Route("/introspect", introspect, methods=["POST"]),
+                Route("/oauth2/introspect", introspect, methods=["POST"]),
             ]
         )
 

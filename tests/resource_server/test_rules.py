@@ -13,6 +13,7 @@ from scoped_tools_server.scopes import (
     required_scopes,
     scopes_satisfied,
     scopes_supported,
+    server_instructions,
     tool_description,
     tool_meta,
 )
@@ -65,6 +66,14 @@ def test_every_tool_states_its_scope_in_description_and_meta() -> None:
         for scope in entry.scopes:
             assert scope in tool_description(tool)
     assert "any valid access token" in tool_description("whoami")
+
+
+def test_the_instructions_are_written_from_the_table() -> None:
+    instructions = server_instructions()
+    assert "whoami (any valid token)" in instructions
+    for tool, entry in TOOL_SCOPES.items():
+        if entry.scopes:
+            assert f"{tool}" in instructions.split(f"({' '.join(entry.scopes)})")[0]
 
 
 def test_missing_token_challenge_exact() -> None:

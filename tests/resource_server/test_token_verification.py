@@ -244,6 +244,15 @@ def test_introspection_accepts_an_active_token(fake_as: FakeAuthorizationServer)
     assert fake_as.introspection_requests[-1]["token"] == token
 
 
+def test_the_introspection_endpoint_comes_from_the_as_metadata(
+    fake_as: FakeAuthorizationServer,
+) -> None:
+    """RFC 8414 §2 ``introspection_endpoint``, discovered like ``jwks_uri`` (not a fixed path)."""
+    fake_as.introspection_path = "/oauth2/introspect"
+    assert introspect(fake_as, fake_as.mint()).subject == "alice"
+    assert [r["path"] for r in fake_as.introspection_requests] == ["/oauth2/introspect"]
+
+
 def test_introspection_treats_inactive_as_invalid(fake_as: FakeAuthorizationServer) -> None:
     token = fake_as.mint()
     fake_as.revoked.add(token)
