@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import secrets
 import socket
 import tempfile
 import threading
@@ -110,6 +111,10 @@ def embedded_stack(
     from scoped_tools_server.app import create_app as create_rs_app
     from scoped_tools_server.settings import Settings as RSSettings
 
+    # One lab secret for both: the RS reports its journal to the AS's lab with it.
+    lab_secret = secrets.token_urlsafe(32)
+    as_overrides = {"lab_secret": lab_secret, **as_overrides}
+    rs_overrides = {"lab_secret": lab_secret, **(rs_overrides or {})}
     with tempfile.TemporaryDirectory(prefix="demo-client-embedded-") as tmp:
         data = Path(tmp)
         as_settings = ASSettings(
@@ -127,7 +132,7 @@ def embedded_stack(
             resource_url=stack.server_url,
             auth_server=issuer,
             database_url=f"sqlite:///{data / 'notes.db'}",
-            **(rs_overrides or {}),
+            **rs_overrides,
         )
         apps = ((create_as_app(as_settings), as_sock), (create_rs_app(rs_settings), rs_sock))
         # Everything imported so far lives as long as the process: keep it out of the cyclic
