@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import sqlite3
 import sys
 import tempfile
 import traceback
@@ -56,10 +58,11 @@ class Stack:
     gate_on: Server
     gate_off: Server
     introspect: Server
+    journal_off: Server
 
     @property
     def all(self) -> list[Server]:
-        return [self.auth, self.gate_on, self.gate_off, self.introspect]
+        return [self.auth, self.gate_on, self.gate_off, self.introspect, self.journal_off]
 
 
 def start_stack(workdir: Path, attempts: int = 3) -> Stack:
@@ -74,9 +77,10 @@ def start_stack(workdir: Path, attempts: int = 3) -> Stack:
 
 
 def start_stack_once(workdir: Path) -> Stack:
-    as_port, on_port, off_port, intro_port = (free_loopback_port() for _ in range(4))
+    ports = [free_loopback_port() for _ in range(5)]
+    as_port, on_port, off_port, intro_port, journal_off_port = ports
     issuer = f"http://127.0.0.1:{as_port}"
-    resources = [f"http://127.0.0.1:{port}/mcp" for port in (on_port, off_port, intro_port)]
+    resources = [f"http://127.0.0.1:{port}/mcp" for port in ports[1:]]
     servers: list[Server] = []
     try:
         servers.append(start_as(workdir, resources, as_port))
@@ -84,11 +88,30 @@ def start_stack_once(workdir: Path) -> Stack:
             start_rs(workdir, "rs_gate_on", on_port, issuer, token_check="jwt", gate=True)
         )
         servers.append(
-            start_rs(workdir, "rs_gate_off", off_port, issuer, token_check="jwt", gate=False)
+            start_rs(
+                workdir,
+                "rs_gate_off",
+                off_port,
+                issuer,
+                token_check="jwt",
+                gate=False,
+                lab_report=False,
+            )
         )
         servers.append(
             start_rs(
                 workdir, "rs_introspect", intro_port, issuer, token_check="introspect", gate=True
+            )
+        )
+        servers.append(
+            start_rs(
+                workdir,
+                "rs_journal_off",
+                journal_off_port,
+                issuer,
+                token_check="jwt",
+                gate=True,
+                lab_report=False,
             )
         )
         wait_healthy(servers)
@@ -218,6 +241,34 @@ async def measure_introspection(report: Report, stack: Stack, sizes: Sizes, toke
     report.detail(rounds_detail(f"whoami, introspect ({paired.b_rps:.0f} req/s)", paired.b))
 
 
+def lab_rs_events(auth: Server) -> int:
+    """How many RS events the AS's lab stored (what the bounded queue did not drop)."""
+    database = auth.log_path.parent / "demo_as.db"
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        return db.execute("SELECT count(*) FROM lab_event WHERE server = 'rs'").fetchone()[0]
+
+
+async def measure_journal(report: Report, stack: Stack, sizes: Sizes, token: str) -> None:
+    """The lab journal's cost: the same gate-on server with the journal on ÷ off."""
+    off_token = await m.obtain_token(stack.auth.base_url, f"{stack.journal_off.base_url}/mcp")
+    paired = await m.measure_paired_whoami(
+        (stack.gate_on, token),
+        (stack.journal_off, off_token.access_token),
+        concurrency=CONCURRENCY,
+        seconds=sizes.pair_seconds,
+        rounds=sizes.introspect_rounds,  # as many as the introspection pair: quick stays quick
+    )
+    check_errors(report, "journal on/off run", paired.errors, paired.error_samples)
+    report.add(Figure("journal_ratio", paired.ratio, "×", JOURNAL_MEANING, 3))
+    report.detail(
+        f"whoami RS CPU per request: journal on {paired.a_cpu_us:.0f} µs, "
+        f"journal off {paired.b_cpu_us:.0f} µs; {lab_rs_events(stack.auth)} RS events stored "
+        "by the AS's lab"
+    )
+    report.detail(rounds_detail(f"whoami, journal on ({paired.a_rps:.0f} req/s)", paired.a))
+    report.detail(rounds_detail(f"whoami, journal off ({paired.b_rps:.0f} req/s)", paired.b))
+
+
 async def measure_load_and_memory(report: Report, stack: Stack, sizes: Sizes, token: str) -> None:
     load = await m.measure_load(
         stack.gate_on, token, concurrency=CONCURRENCY, seconds=sizes.load_seconds
@@ -319,6 +370,7 @@ async def measure_servers(
     await measure_tokens(report, stack, sizes)
     await measure_gate(report, stack, sizes, token.access_token)
     await measure_introspection(report, stack, sizes, token.access_token)
+    await measure_journal(report, stack, sizes, token.access_token)
     await measure_load_and_memory(report, stack, sizes, token.access_token)
     # After the load run and its RSS figures: the session figure leaves 1,000 sessions open.
     await measure_costs(
@@ -384,8 +436,12 @@ REFRESH_CPU_MEANING = "AS CPU per refresh grant in that run (insensitive to othe
 VERIFY_MEANING = "the gate's token check per request (header parse + JwtTokenVerifier, warm JWKS)"
 LIMIT_MEANING = "bare joserfc ES256 verify of the same token and key (the floor)"
 GATE_MEANING = (
-    "stateless tools/call whoami throughput, gate on with a valid token ÷ gate off "
-    f"(same build, alternating rounds, {CONCURRENCY} clients)"
+    "stateless tools/call whoami throughput, gate on with a valid token (lab journal on) ÷ "
+    f"gate off (journal off) (same build, alternating rounds, {CONCURRENCY} clients)"
+)
+JOURNAL_MEANING = (
+    "whoami throughput, gate on, lab journal reporting to the AS ÷ journal off "
+    f"(--no-lab-report), alternating rounds, {CONCURRENCY} clients"
 )
 GATE_CPU_MEANING = (
     "RS CPU time per whoami, gate off ÷ gate on: the same comparison, insensitive to other "

@@ -184,9 +184,12 @@ def start_rs(
     token_check: str,
     gate: bool,
     prefix: Sequence[str] = (),
+    lab_report: bool = True,
 ) -> Server:
     """``scoped-tools-server`` with its own notes database; ``gate=False`` is the benchmark-only
-    switch that serves MCP without the auth gate."""
+    switch that serves MCP without the auth gate. With ``lab_report`` (the default) it reports
+    its lab journal to the AS, reading the lab secret the AS wrote to ``./data/lab-secret`` (both
+    run in ``workdir``)."""
     base_url = f"http://127.0.0.1:{port}"
     argv = [
         *prefix,
@@ -205,4 +208,6 @@ def start_rs(
     ]
     if token_check == "introspect":
         argv += ["--introspection-secret", INTROSPECTION_SECRET]
+    if not lab_report:
+        argv.append("--no-lab-report")
     return start_server(name, argv, base_url, workdir)
