@@ -73,6 +73,7 @@ class LabReporter:
         self._pending: list[Event | DeferredToolResult] = []
         self._last_sent: float | None = None
         self._last_warning: dict[str, float] = {}
+        self._stopping = False  # at shutdown the AS may already be gone: no warning for that
         self.dropped = 0
         self.sent = 0
         self.reports = 0
@@ -103,6 +104,7 @@ class LabReporter:
                         next_tick = time.monotonic()  # fell behind (slow AS): no burst of ticks
                     await self.tick(client)
             finally:
+                self._stopping = True
                 with anyio.move_on_after(1.0, shield=True):
                     await self.flush(client)  # the last events before shutdown
 
@@ -168,7 +170,11 @@ class LabReporter:
     def _lost(self, events: list[Event], consumed: list[str], why: str) -> None:
         self.dropped += len(events)
         self.probes.return_consumed(consumed)
-        self._warn("post", f"lab journal: {why}; {self.dropped} event(s) dropped so far")
+        message = f"lab journal: {why}; {self.dropped} event(s) dropped so far"
+        if self._stopping:
+            logger.info(message)
+        else:
+            self._warn("post", message)
 
     def _current_secret(self) -> str | None:
         if self._secret is None:

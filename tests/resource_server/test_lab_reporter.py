@@ -217,3 +217,26 @@ def test_probe_state_comes_from_the_answer_and_a_once_probe_fires_once(
     anyio.run(flushed, lab)
     assert lab.probes.challenge_scope() == (ChallengeScope.operation, None)  # startup mode
     assert double.reports[-1]["consumed_probes"] == []
+
+
+def test_a_lab_gone_at_shutdown_is_no_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Embedded mode stops AS and RS together: the RS's last flush may find the AS gone, which
+    must not print a warning at the end of the story."""
+    closed = bind_loopback_socket()
+    lab = reporter(socket_base_url(closed), tmp_path, flush_interval=10)
+    lab.record(numbered(0))
+
+    async def start_and_stop() -> None:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(lab.run)
+            await anyio.sleep(0.1)
+            tasks.cancel_scope.cancel()
+
+    with caplog.at_level("INFO", logger="scoped_tools_server"):
+        anyio.run(start_and_stop)
+    closed.close()
+    assert lab.dropped == 1  # the final flush was attempted
+    assert "unreachable" in caplog.text
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
