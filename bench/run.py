@@ -222,15 +222,22 @@ async def measure_gate(report: Report, stack: Stack, sizes: Sizes, token: str) -
     report.detail(rounds_detail(f"whoami, gate off ({paired.b_rps:.0f} req/s)", paired.b))
 
 
-async def measure_introspection(report: Report, stack: Stack, sizes: Sizes, token: str) -> None:
-    intro_token = await m.obtain_token(stack.auth.base_url, f"{stack.introspect.base_url}/mcp")
-    paired = await m.measure_paired_whoami(
+async def paired_with_gate_on(
+    stack: Stack, other: Server, sizes: Sizes, token: str
+) -> m.PairedThroughput:
+    """whoami on the gate-on RS (with ``token``) against ``other`` (with a token for it)."""
+    other_token = await m.obtain_token(stack.auth.base_url, f"{other.base_url}/mcp")
+    return await m.measure_paired_whoami(
         (stack.gate_on, token),
-        (stack.introspect, intro_token.access_token),
+        (other, other_token.access_token),
         concurrency=CONCURRENCY,
         seconds=sizes.pair_seconds,
         rounds=sizes.introspect_rounds,
     )
+
+
+async def measure_introspection(report: Report, stack: Stack, sizes: Sizes, token: str) -> None:
+    paired = await paired_with_gate_on(stack, stack.introspect, sizes, token)
     check_errors(report, "jwt/introspect run", paired.errors, paired.error_samples)
     report.add(Figure("jwt_vs_introspect_ratio", paired.ratio, "×", INTROSPECT_MEANING, 2))
     report.detail(
@@ -249,15 +256,9 @@ def lab_rs_events(auth: Server) -> int:
 
 
 async def measure_journal(report: Report, stack: Stack, sizes: Sizes, token: str) -> None:
-    """The lab journal's cost: the same gate-on server with the journal on ÷ off."""
-    off_token = await m.obtain_token(stack.auth.base_url, f"{stack.journal_off.base_url}/mcp")
-    paired = await m.measure_paired_whoami(
-        (stack.gate_on, token),
-        (stack.journal_off, off_token.access_token),
-        concurrency=CONCURRENCY,
-        seconds=sizes.pair_seconds,
-        rounds=sizes.introspect_rounds,  # as many as the introspection pair: quick stays quick
-    )
+    """The lab journal's cost: the same gate-on server with the journal on ÷ off (as many
+    rounds as the introspection pair, so the quick run stays quick)."""
+    paired = await paired_with_gate_on(stack, stack.journal_off, sizes, token)
     check_errors(report, "journal on/off run", paired.errors, paired.error_samples)
     report.add(Figure("journal_ratio", paired.ratio, "×", JOURNAL_MEANING, 3))
     report.detail(
