@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 RS_EVENTS_PATH = "/lab/api/rs-events"
 MAX_QUEUED_EVENTS = 10_000
+MAX_QUEUED_RESULT_BYTES = 4 * 1024 * 1024  # tool-result bodies waiting to be read by the task
 MAX_BATCH_EVENTS = 500  # what the AS accepts in one report
 FLUSH_INTERVAL_SECONDS = 0.5
 HEARTBEAT_INTERVAL_SECONDS = 1.0
@@ -71,6 +72,7 @@ class LabReporter:
         self.heartbeat_interval = heartbeat_interval
         self._make_client = http_client or (lambda: httpx2.AsyncClient(timeout=timeout))
         self._pending: list[Event | DeferredToolResult] = []
+        self._pending_result_bytes = 0
         self._last_sent: float | None = None
         self._last_warning: dict[str, float] = {}
         self._stopping = False  # at shutdown the AS may already be gone: no warning for that
@@ -80,15 +82,22 @@ class LabReporter:
 
     # -- request path: append or count, nothing else --------------------------------------
 
-    def record(self, event: Event | DeferredToolResult) -> None:
+    def record(self, event: Event | DeferredToolResult) -> bool:
+        """Queue ``event``, or count it dropped when the queue is full."""
         if len(self._pending) >= self.max_queued:
             self.dropped += 1
-        else:
-            self._pending.append(event)
+            return False
+        self._pending.append(event)
+        return True
 
     def record_tool_result(self, exchange: Exchange, body: bytes) -> None:
-        """The response body is parsed by the task, not while the client waits."""
-        self.record((exchange, body, time.time()))
+        """The response body is parsed by the task, not while the client waits; the bodies
+        waiting for it are bounded in bytes too (a note can be 10 000 characters)."""
+        if self._pending_result_bytes + len(body) > MAX_QUEUED_RESULT_BYTES:
+            self.dropped += 1
+            return
+        if self.record((exchange, body, time.time())):
+            self._pending_result_bytes += len(body)
 
     # -- the task ----------------------------------------------------------------------------
 
@@ -129,9 +138,9 @@ class LabReporter:
             if not await self._post(client, secret, [self._materialise(item) for item in batch]):
                 return
 
-    @staticmethod
-    def _materialise(item: Event | DeferredToolResult) -> Event:
+    def _materialise(self, item: Event | DeferredToolResult) -> Event:
         if isinstance(item, tuple):
+            self._pending_result_bytes -= len(item[1])
             return tool_result_event(*item)
         return item
 

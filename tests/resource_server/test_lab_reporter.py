@@ -240,3 +240,12 @@ def test_a_lab_gone_at_shutdown_is_no_warning(
     assert lab.dropped == 1  # the final flush was attempted
     assert "unreachable" in caplog.text
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_result_bodies_waiting_for_the_task_are_bounded_in_bytes(tmp_path: Path) -> None:
+    lab = reporter("http://127.0.0.1:9", tmp_path)
+    exchange = Exchange("POST", method="tools/call", tool="read_note")
+    big = b'{"result": {"content": [], "pad": "' + b"x" * (1024 * 1024) + b'"}}'
+    for _ in range(6):
+        lab.record_tool_result(exchange, big)
+    assert lab.dropped == 3  # 4 MiB of bodies may wait; the rest is counted, not kept
