@@ -182,10 +182,11 @@ class ScopeGate:
             message = parse_jsonrpc_body(body)
             routed = route_message(message)
             exchange.method, exchange.tool = routed.method, routed.tool
-            if routed.method == "initialize" and isinstance(message.get("params"), dict):
-                exchange.protocol_version = exchange.protocol_version or str(
-                    message["params"].get("protocolVersion")
-                )
+            params = message.get("params")
+            if routed.method == "initialize" and isinstance(params, dict):
+                asked = params.get("protocolVersion")  # 2025-11-25 names it in the body only
+                if exchange.protocol_version is None and isinstance(asked, str):
+                    exchange.protocol_version = asked
             check_routing_headers(scope["headers"], message)
         self._check_session(headers, caller)
         if self.settings.gate_enabled and routed.tool is not None:
@@ -305,7 +306,8 @@ class ScopeGate:
     ) -> None:
         """Answer, log one line, and tell the lab (status, and the exact challenge sent)."""
         response = rejection_response(rejection, self.settings.resource_metadata_url)
-        refusals.info(refusal_line(rejection, response.status_code, exchange))
+        if refusals.isEnabledFor(logging.INFO):
+            refusals.info(refusal_line(rejection, response.status_code, exchange))
         if self.lab is not None:
             self.lab.record(mcp_request_event(exchange, response.status_code))
             challenge = response.headers.get("www-authenticate")
