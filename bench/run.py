@@ -261,6 +261,8 @@ async def measure_journal(report: Report, stack: Stack, sizes: Sizes, token: str
     paired = await paired_with_gate_on(stack, stack.journal_off, sizes, token)
     check_errors(report, "journal on/off run", paired.errors, paired.error_samples)
     report.add(Figure("journal_ratio", paired.ratio, "×", JOURNAL_MEANING, 3))
+    journal_cpu = paired.b_cpu_us / paired.a_cpu_us if paired.a_cpu_us else 0.0
+    report.add(Figure("journal_cpu_ratio", journal_cpu, "×", JOURNAL_CPU_MEANING, 3))
     report.detail(
         f"whoami RS CPU per request: journal on {paired.a_cpu_us:.0f} µs, "
         f"journal off {paired.b_cpu_us:.0f} µs; {lab_rs_events(stack.auth)} RS events stored "
@@ -439,6 +441,10 @@ LIMIT_MEANING = "bare joserfc ES256 verify of the same token and key (the floor)
 GATE_MEANING = (
     "stateless tools/call whoami throughput, gate on with a valid token (lab journal on) ÷ "
     f"gate off (journal off) (same build, alternating rounds, {CONCURRENCY} clients)"
+)
+JOURNAL_CPU_MEANING = (
+    "RS CPU time per whoami, journal off ÷ journal on: the same comparison, insensitive to other "
+    "processes competing for the cores"
 )
 JOURNAL_MEANING = (
     "whoami throughput, gate on, lab journal reporting to the AS ÷ journal off "
