@@ -19,6 +19,13 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 
+# The lab pages (and only they) run one script, served by this AS, that polls the lab's JSON API
+# for new steps: same-origin scripts and fetches, nothing inline, nothing from elsewhere.
+LAB_PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
+    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
 
 class BodyTooLarge(HTTPException):
     """Raised from ``receive`` when a streamed body passes the limit. It is an HTTPException so
