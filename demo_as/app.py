@@ -25,6 +25,7 @@ from demo_as.housekeeping import AUTHORIZE_PURGE_INTERVAL, PeriodicPurge
 from demo_as.key_cache import VerificationKeys
 from demo_as.keys import load_or_create_signing_key
 from demo_as.lab import api as lab_api
+from demo_as.lab import pages as lab_pages
 from demo_as.lab.errors import LabError
 from demo_as.lab.recorder import log_new_failures
 from demo_as.lab.runtime import create_lab_runtime
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     if app.state.lab is not None:
         app.include_router(lab_api.router)
+        app.include_router(lab_pages.router)
     install_error_handlers(app)
     app.add_exception_handler(LabError, lab_api.lab_error_response)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)

@@ -16,6 +16,7 @@ The data come from ``views`` (lab-core's API, the same dicts as the JSON API).
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,6 +31,7 @@ from demo_as.lab.timeline import build_steps, last_event_id, when_of
 from demo_as.middleware import LAB_PAGE_CSP
 
 router = APIRouter(tags=["lab pages"])
+log = logging.getLogger(__name__)
 
 SCRIPT = Path(__file__).parent / "static" / "lab.js"
 POLL_MILLISECONDS = 1500
@@ -144,6 +146,7 @@ def report_markdown(engine: Any, client_id: str) -> Response:
 
 
 def refused_form(reason: str, status_code: int = 400) -> PageError:
+    log.warning("lab: refused a probe form (%s): %s", status_code, reason)
     return PageError(
         title="This probe form cannot be used",
         rule="The probe form is posted from the lab page that issued it (CSRF token bound to "
@@ -168,7 +171,11 @@ def probe_form(
     probe_id: FormText = "",
     client_id: FormText = "",
     once: FormText = "true",
+    back: FormText = "",
 ) -> Response:
+    """``client_id`` is whom the probe is for (empty: every client); ``back`` is the client whose
+    page posted the form (empty: /lab). Both are client ids, never URLs: the 303 goes to a lab
+    page built from them, so the form cannot redirect anywhere else."""
     try:
         form_csrf.check(request, csrf_token)
     except form_csrf.CsrfRefused as refused:
@@ -187,5 +194,5 @@ def probe_form(
         raise refused_form(f"unknown probe {probe!r}") from None
     except UnknownClient:
         raise unknown_client(client_id) from None
-    back = client_path(target) if target else "/lab"
-    return RedirectResponse(f"{back}#probes", status_code=303)
+    page = back or client_id
+    return RedirectResponse(f"{client_path(page) if page else '/lab'}#probes", status_code=303)
