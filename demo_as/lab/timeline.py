@@ -17,31 +17,13 @@ from typing import Any
 # Verdicts from best to worst; a step that is evidence for several rules shows its worst verdict.
 VERDICT_ORDER = ("pass", "unobserved", "warn", "fail")
 
-# Event kinds the server SENDS to the client (drawn right-to-left). Everything else is a request
-# the client made, except the notes below.
-SERVER_TO_CLIENT = frozenset(
-    {
-        "authorization-response",
-        "challenge",
-        "tool-result",
-        "token-response",
-        "token-error",
-    }
-)
-# Event kinds that happen inside one server, with no message on the wire.
-SERVER_NOTES = frozenset(
-    {
-        "probe-applied",
-        "probe-fired",
-        "probe-cleared",
-        "reuse-detected",
-        "grant-revoked",
-        "login",
-        "consent",
-        "consent-decision",
-        "grading",
-    }
-)
+# Event kinds (lab-core's journal) the server SENDS to the client, drawn right to left. Every
+# other kind is a request the client made (a token request is one step: request and answer),
+# except the notes below.
+SERVER_TO_CLIENT = frozenset({"authorization-response", "challenge", "tool-result", "refusal"})
+# Event kinds that happen inside one server, with no message of the client's on the wire: the
+# user's consent, reuse detection, a probe fired or applied, a grant revoked by a probe.
+SERVER_NOTES = frozenset({"consent", "reuse-detected", "grant-revoked"})
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,21 @@
     });
   }
 
-  // Replace each [data-part] element of the page by the fragment's element of the same id.
+  // Replace each [data-part] element of the page by the fragment's element of the same id,
+  // keeping open the step details the reader had opened.
   function swapParts(html) {
+    var open = {};
+    var opened = document.querySelectorAll("details[data-key][open]");
+    for (var j = 0; j < opened.length; j++) {
+      open[opened[j].getAttribute("data-key")] = true;
+    }
     var doc = new DOMParser().parseFromString(html, "text/html");
+    var closed = doc.querySelectorAll("details[data-key]");
+    for (var k = 0; k < closed.length; k++) {
+      if (open[closed[k].getAttribute("data-key")]) {
+        closed[k].setAttribute("open", "");
+      }
+    }
     var parts = doc.querySelectorAll("[data-part][id]");
     for (var i = 0; i < parts.length; i++) {
       var current = document.getElementById(parts[i].id);
