@@ -121,9 +121,11 @@ def build_steps(
         event_id = int(event["id"])
         marks = list(index.get(event_id, []))
         own_rule = event.get("rule")
-        if own_rule and all(m.id != own_rule for m in marks):
-            # The event exercised a rule that does not (yet) cite it: show the rule, no verdict.
-            marks.insert(0, RuleMark(own_rule, ""))
+        if own_rule:
+            # The rule the event exercised comes first; when no report entry cites the event
+            # (yet), it is shown without a verdict.
+            own = [m for m in marks if m.id == own_rule] or [RuleMark(own_rule, "")]
+            marks = own + [m for m in marks if m.id != own_rule]
         corrections = tuple(
             correct_by_rule[m.id]
             for m in marks

@@ -9,6 +9,7 @@ on the lab pages uses relative URLs, so nothing here needs port 9000.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -25,7 +26,9 @@ from demo_as.settings import Settings
 pytestmark = pytest.mark.browser
 
 ISSUER = "http://127.0.0.1:9000"
-REDIRECT_URI = "http://127.0.0.1:33418/callback"
+# One redirect URI per registration: the lab warns (registers-once) about a client whose metadata
+# was registered again from the same address, and these clients are all different.
+CALLBACK_PORTS = itertools.count(33418)
 # What a client controls, as it would try to smuggle markup into the instructor's page.
 HOSTILE_NAME = 'Workshop <img src=x onerror="alert(1)"> client'
 
@@ -45,26 +48,27 @@ def wide_page(page: Page) -> Page:
 
 
 def registered_client(http: httpx2.Client, lab_url: str, resource: str) -> AuthorizationRequest:
-    """A DCR client that went through login, consent and code redemption (RFC 6749 §4.1)."""
+    """A DCR-registered public client (RFC 7591) and its first authorization request."""
+    redirect_uri = f"http://127.0.0.1:{next(CALLBACK_PORTS)}/callback"
     client = register(
         http,
         lab_url,
-        [REDIRECT_URI],
+        [redirect_uri],
         client_name=HOSTILE_NAME,
         software_id="example-mcp-client",
         software_version="1.4.2",
         scope="notes:read offline_access",
     )
-    request = AuthorizationRequest(
+    return AuthorizationRequest(
         client_id=client["client_id"],
-        redirect_uri=REDIRECT_URI,
+        redirect_uri=redirect_uri,
         resource=resource,
         scope="notes:read offline_access",
     )
-    return request
 
 
 def sign_in_and_redeem(http: httpx2.Client, lab_url: str, request: AuthorizationRequest) -> dict:
+    """Login, consent and code redemption (RFC 6749 §4.1): the client's first steps."""
     code = code_from(authorize(http, lab_url, request), request)
     response = redeem(http, lab_url, request, code)
     assert response.status_code == 200, response.text
@@ -124,6 +128,7 @@ def test_a_new_step_appears_live_on_the_diagram_and_in_the_table(
     assert set(arrows.evaluate_all("rows => rows.map(r => r.classList.contains('on-as'))")) == {
         True
     }
+    wide_page.wait_for_timeout(3200)  # the new step's highlight fades before the screenshot
     wide_page.screenshot(path=screenshot_dir / "lab-client.png", full_page=True)
 
 

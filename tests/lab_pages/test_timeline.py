@@ -49,15 +49,15 @@ def test_a_step_shows_its_worst_verdict_and_what_a_correct_client_does() -> None
     report = {
         "rules": [
             {"id": "registers-once", "verdict": "pass", "events": [2]},
-            {"id": "iss-checked", "verdict": "fail", "events": [1]},
             {"id": "pkce-s256", "verdict": "pass", "events": [1]},
+            {"id": "iss-checked", "verdict": "fail", "events": [1]},
         ]
     }
     correct = {"iss-checked": "stops when iss differs", "registers-once": "registers once"}
     token, registration, request = build_steps(events, report, correct)
 
     assert token.verdict == "fail"
-    assert {m.id for m in token.marks} == {"iss-checked", "pkce-s256"}
+    assert [m.id for m in token.marks] == ["iss-checked", "pkce-s256"]  # its own rule first
     assert token.corrections == ("stops when iss differs",)
     assert registration.verdict == "pass" and registration.corrections == ()
     # Its own rule is named even though no report entry cites the event (yet): no verdict.
