@@ -27,7 +27,7 @@ from demo_as.errors import PageError
 from demo_as.lab import catalog, form_csrf, views
 from demo_as.lab.errors import UnknownClient, UnknownProbe
 from demo_as.lab.links import api_client_path, client_path, parse_client_path
-from demo_as.lab.timeline import build_steps, last_event_id, when_of
+from demo_as.lab.timeline import build_steps, last_event_id, rules_worst_first, when_of
 from demo_as.middleware import LAB_PAGE_CSP
 
 router = APIRouter(tags=["lab pages"])
@@ -124,6 +124,7 @@ def lab_client(
         "client": summary,
         "client_id": client_id,
         "report": report,
+        "report_rules": rules_worst_first(report),
         "steps": build_steps(events, report, correct, new_after=after),
         "after": last_event_id(events),
         "events_url": api_client_path(client_id, "events"),

@@ -144,6 +144,14 @@ def build_steps(
     return steps
 
 
+def rules_worst_first(report: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """The report card's rules as the page lists them: failures, then warnings, passes and the
+    unobserved, each group in the catalog's order."""
+    order = ("fail", "warn", "pass", "unobserved")
+    rules = list((report or {}).get("rules", []))
+    return sorted(rules, key=lambda r: order.index(r["verdict"]) if r["verdict"] in order else 4)
+
+
 def last_event_id(events: Iterable[Mapping[str, Any]]) -> int:
     """The highest journal id shown (the live poll asks for events after it); 0 when none."""
     return max((int(e["id"]) for e in events), default=0)

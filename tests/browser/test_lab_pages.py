@@ -10,17 +10,27 @@ on the lab pages uses relative URLs, so nothing here needs port 9000.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx2
 import pytest
-from harness.oauth_flow import AuthorizationRequest, authorize, code_from, redeem, refresh, register
+from harness.oauth_flow import (
+    AuthorizationRequest,
+    authorize,
+    code_from,
+    query_of,
+    redeem,
+    refresh,
+    register,
+)
 from playwright.sync_api import Page, Route, expect
 from serving import serve_app
 
 from demo_as.app import create_app
+from demo_as.lab.catalog import RULES
 from demo_as.settings import Settings
 
 pytestmark = pytest.mark.browser
@@ -43,18 +53,20 @@ def lab_url(tmp_path_factory: pytest.TempPathFactory, resource: str) -> Iterator
 
 @pytest.fixture
 def wide_page(page: Page) -> Page:
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page.set_viewport_size({"width": 1280, "height": 1400})
     return page
 
 
-def registered_client(http: httpx2.Client, lab_url: str, resource: str) -> AuthorizationRequest:
+def registered_client(
+    http: httpx2.Client, lab_url: str, resource: str, name: str = HOSTILE_NAME
+) -> AuthorizationRequest:
     """A DCR-registered public client (RFC 7591) and its first authorization request."""
     redirect_uri = f"http://127.0.0.1:{next(CALLBACK_PORTS)}/callback"
     client = register(
         http,
         lab_url,
         [redirect_uri],
-        client_name=HOSTILE_NAME,
+        client_name=name,
         software_id="example-mcp-client",
         software_version="1.4.2",
         scope="notes:read offline_access",
@@ -79,32 +91,8 @@ def page_of(lab_url: str, client_id: str) -> str:
     return f"{lab_url}/lab/clients/{quote(client_id, safe='')}"
 
 
-def test_lab_lists_the_client_with_escaped_metadata_and_links_its_page(
-    wide_page: Page, lab_url: str, resource: str, http: httpx2.Client, screenshot_dir: Path
-) -> None:
-    request = registered_client(http, lab_url, resource)
-    sign_in_and_redeem(http, lab_url, request)
-    dialogs: list[str] = []
-    wide_page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-
-    wide_page.goto(f"{lab_url}/lab")
-    row = wide_page.locator("#clients tr", has_text=request.client_id)
-    expect(row).to_have_count(1)
-    expect(row.locator("td").nth(0)).to_have_text(HOSTILE_NAME)  # shown as text, not markup
-    expect(row).to_contain_text("dcr")
-    expect(row).to_contain_text("example-mcp-client")
-    expect(row).to_contain_text("1.4.2")
-    assert wide_page.locator("#clients img").count() == 0 and dialogs == []
-    expect(wide_page.locator("header code")).to_have_text(ISSUER)
-    wide_page.screenshot(path=screenshot_dir / "lab.png", full_page=True)
-
-    row.get_by_role("link").click()
-    wide_page.wait_for_url(page_of(lab_url, request.client_id))
-    expect(wide_page.locator("h1")).to_have_text(HOSTILE_NAME)
-
-
 def test_a_new_step_appears_live_on_the_diagram_and_in_the_table(
-    wide_page: Page, lab_url: str, resource: str, http: httpx2.Client, screenshot_dir: Path
+    wide_page: Page, lab_url: str, resource: str, http: httpx2.Client
 ) -> None:
     request = registered_client(http, lab_url, resource)
     tokens = sign_in_and_redeem(http, lab_url, request)
@@ -128,8 +116,6 @@ def test_a_new_step_appears_live_on_the_diagram_and_in_the_table(
     assert set(arrows.evaluate_all("rows => rows.map(r => r.classList.contains('on-as'))")) == {
         True
     }
-    wide_page.wait_for_timeout(3200)  # the new step's highlight fades before the screenshot
-    wide_page.screenshot(path=screenshot_dir / "lab-client.png", full_page=True)
 
 
 def test_a_probe_fired_from_the_page_is_active_and_can_be_cleared(
@@ -152,6 +138,42 @@ def test_a_probe_fired_from_the_page_is_active_and_can_be_cleared(
     expect(page.locator("#active-probes")).not_to_contain_text("iss-wrong")
     active = http.get(f"{lab_url}/lab/api/probes").json()
     assert [p for p in active if p["client_id"] == request.client_id] == []
+
+
+def test_a_client_that_ignores_a_wrong_iss_fails_on_the_page_with_what_it_should_have_done(
+    wide_page: Page, lab_url: str, resource: str, http: httpx2.Client, screenshot_dir: Path
+) -> None:
+    request = registered_client(http, lab_url, resource, name="Notes assistant")
+    tokens = sign_in_and_redeem(http, lab_url, request)
+    refreshed = refresh(
+        http, lab_url, request.client_id, tokens["refresh_token"], resource=resource
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    wide_page.goto(page_of(lab_url, request.client_id))
+    wide_page.locator("#probe-iss-wrong").get_by_role("button", name="Fire once").click()
+    wide_page.wait_for_url(page_of(lab_url, request.client_id) + "#probes")
+
+    # The client authorizes again and redeems the code although the response's iss is wrong
+    # (RFC 9207 §2.4 says it must not), while the page is open.
+    again = AuthorizationRequest(request.client_id, request.redirect_uri, resource, request.scope)
+    response = authorize(http, lab_url, again)
+    assert query_of(response.headers["location"])["iss"] != ISSUER
+    assert redeem(http, lab_url, again, code_from(response, again)).status_code == 200
+
+    expect(wide_page.locator("#rule-iss-checked")).to_contain_text("fail", timeout=10_000)
+    # The evidence: the authorization response that carried the wrong iss, and the redemption.
+    failed_arrows = wide_page.locator(".seq .seq-row.v-fail")
+    expect(failed_arrows).to_have_count(2)
+    expect(failed_arrows.first).to_have_class(re.compile(r"\bto-client\b"))
+    step_id = failed_arrows.last.get_attribute("href").removeprefix("#")
+    expect(wide_page.locator(f"tr#{step_id}")).to_contain_text("code-redemption")
+    expect(wide_page.locator(f"tr#{step_id} p.correct")).to_contain_text(
+        RULES["iss-checked"].correct
+    )
+    wide_page.wait_for_timeout(3200)  # the new steps' highlight fades before the screenshot
+    # The top of the page: facts, the diagram and the report card's failures first.
+    wide_page.evaluate("window.scrollTo(0, 0)")
+    wide_page.screenshot(path=screenshot_dir / "lab-client.png")
 
 
 def test_a_forged_probe_form_from_another_site_is_refused(
@@ -182,3 +204,27 @@ def test_a_forged_probe_form_from_another_site_is_refused(
     expect(page.locator("h1")).to_have_text("This probe form cannot be used")
     active = http.get(f"{lab_url}/lab/api/probes").json()
     assert [p for p in active if p["probe"] == "revoke-grant"] == []
+
+
+def test_lab_lists_the_client_with_escaped_metadata_and_links_its_page(
+    wide_page: Page, lab_url: str, resource: str, http: httpx2.Client, screenshot_dir: Path
+) -> None:
+    request = registered_client(http, lab_url, resource)
+    sign_in_and_redeem(http, lab_url, request)
+    dialogs: list[str] = []
+    wide_page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    wide_page.goto(f"{lab_url}/lab")
+    row = wide_page.locator("#clients tr", has_text=request.client_id)
+    expect(row).to_have_count(1)
+    expect(row.locator("td").nth(0)).to_have_text(HOSTILE_NAME)  # shown as text, not markup
+    expect(row).to_contain_text("dcr")
+    expect(row).to_contain_text("example-mcp-client")
+    expect(row).to_contain_text("1.4.2")
+    assert wide_page.locator("#clients img").count() == 0 and dialogs == []
+    expect(wide_page.locator("header code")).to_have_text(ISSUER)
+    wide_page.screenshot(path=screenshot_dir / "lab.png", full_page=True)
+
+    row.get_by_role("link").click()
+    wide_page.wait_for_url(page_of(lab_url, request.client_id))
+    expect(wide_page.locator("h1")).to_have_text(HOSTILE_NAME)

@@ -6,7 +6,7 @@ arrow direction and the verdict/correction of a step are decided here, once.
 
 from __future__ import annotations
 
-from demo_as.lab.timeline import build_steps, direction_of, last_event_id
+from demo_as.lab.timeline import build_steps, direction_of, last_event_id, rules_worst_first
 
 
 def event(event_id: int, at: str, server: str, kind: str, rule: str | None = None) -> dict:
@@ -70,3 +70,9 @@ def test_new_steps_are_those_after_the_id_the_viewer_has_seen() -> None:
     assert [s.new for s in steps] == [False, False, True]
     assert last_event_id(events) == 6 and last_event_id([]) == 0
     assert steps[0].clock == "10:00:04.000"
+
+
+def test_the_report_card_lists_failures_first_then_warnings_passes_and_the_unobserved() -> None:
+    verdicts = ["pass", "unobserved", "fail", "pass", "warn", "fail"]
+    report = {"rules": [{"id": f"r{i}", "verdict": v} for i, v in enumerate(verdicts)]}
+    assert [r["id"] for r in rules_worst_first(report)] == ["r2", "r5", "r4", "r0", "r3", "r1"]
