@@ -12,8 +12,11 @@ import re
 import httpx2
 import pytest
 from harness.oauth_flow import register
+from serving import serve_app
 
+from demo_as.app import create_app
 from demo_as.lab.links import client_path
+from demo_as.settings import Settings
 
 
 @pytest.fixture
@@ -113,3 +116,11 @@ def test_a_bad_probe_form_gets_a_clear_4xx_page(
         response = http.post(f"{as_url}/lab/probes", data={**fields, "csrf_token": token})
         assert response.status_code == status, response.text
         assert words in response.text
+
+
+def test_with_the_lab_off_there_are_no_lab_pages(tmp_path) -> None:
+    settings = Settings(issuer="http://127.0.0.1:9000", data_dir=tmp_path, lab=False)
+    with serve_app(lambda _base_url: create_app(settings)) as base_url:
+        for path in ("/lab", "/lab/clients/x", "/lab/static/lab.js"):
+            assert httpx2.get(base_url + path).status_code == 404
+        assert httpx2.post(f"{base_url}/lab/probes", data={}).status_code == 404
