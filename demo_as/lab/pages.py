@@ -37,6 +37,10 @@ SCRIPT = Path(__file__).parent / "static" / "lab.js"
 POLL_MILLISECONDS = 1500
 
 FormText = Annotated[str, Form(max_length=4000)]
+HTML = {"text/html": {}}
+# Malformed parameters are answered by errors.py in JSON (RFC 6749 §5.2 shape); our own refusals
+# of a form or an unknown client are HTML pages (errors.PageError).
+BAD_INPUT = {"description": "Malformed parameters (JSON) or a refused form (HTML page)"}
 
 
 def pretty(detail: Any) -> str:
@@ -72,7 +76,7 @@ def unknown_client(client_id: str) -> PageError:
         title="No such client in the lab",
         rule="The lab shows clients it has journal events for.",
         section="the lab (docs/lab.md)",
-        explanation=f"The lab has no step of client {client_id!r}: it never reached this AS, "
+        explanation=f"The lab has no step of client {client_id[:200]!r}: it never reached this AS, "
         "or journal retention has dropped its events.",
         status_code=404,
     )
@@ -103,12 +107,17 @@ def lab_index(request: Request, part: str | None = None) -> HTMLResponse:
 @router.get(
     "/lab/clients/{client_id:path}",
     response_class=HTMLResponse,
-    responses={200: {"content": {"text/markdown": {}}}},
+    responses={
+        200: {"content": {**HTML, "text/markdown": {}}},
+        404: {"description": "No such client in the lab (HTML page)", "content": HTML},
+    },
     summary="One client's timeline, report card and probes (or /report.md: the report)",
 )
 def lab_client(
     request: Request, client_id: str, part: str | None = None, after: int | None = None
 ) -> Response:
+    # The decoded ``client_id`` cannot tell ``…/report.md`` from an id ending in "/report.md";
+    # the raw path can (links.parse_client_path).
     raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
     client_id, subpage = parse_client_path(raw_path)
     engine = request.app.state.engine
@@ -162,6 +171,12 @@ def refused_form(reason: str, status_code: int = 400) -> PageError:
     "/lab/probes",
     response_class=RedirectResponse,
     status_code=303,
+    responses={
+        303: {"description": "Back to the lab page the form came from"},
+        400: {**BAD_INPUT, "content": {**HTML, "application/json": {}}},
+        403: {"description": "CSRF token not bound to this browser (HTML page)", "content": HTML},
+        404: {"description": "Unknown client or no such active probe (HTML)", "content": HTML},
+    },
     summary="Fire or clear a probe from the lab page (form post with CSRF token)",
 )
 def probe_form(

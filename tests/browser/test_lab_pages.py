@@ -206,17 +206,19 @@ def test_a_forged_probe_form_from_another_site_is_refused(
     assert [p for p in active if p["probe"] == "revoke-grant"] == []
 
 
-def test_lab_lists_the_client_with_escaped_metadata_and_links_its_page(
+def test_lab_lists_a_new_client_live_with_escaped_metadata_and_links_its_page(
     wide_page: Page, lab_url: str, resource: str, http: httpx2.Client, screenshot_dir: Path
 ) -> None:
-    request = registered_client(http, lab_url, resource)
-    sign_in_and_redeem(http, lab_url, request)
     dialogs: list[str] = []
     wide_page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-
     wide_page.goto(f"{lab_url}/lab")
+    expect(wide_page.locator(".live")).to_have_class("live on")
+
+    # A client arrives while the instructor's page is open.
+    request = registered_client(http, lab_url, resource)
+    sign_in_and_redeem(http, lab_url, request)
     row = wide_page.locator("#clients tr", has_text=request.client_id)
-    expect(row).to_have_count(1)
+    expect(row).to_have_count(1, timeout=10_000)
     expect(row.locator("td").nth(0)).to_have_text(HOSTILE_NAME)  # shown as text, not markup
     expect(row).to_contain_text("dcr")
     expect(row).to_contain_text("example-mcp-client")

@@ -8,15 +8,24 @@ cross-site form) is tested in tests/browser/test_lab_pages.py.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import httpx2
 import pytest
 from harness.oauth_flow import register
-from serving import serve_app
+from lab.conftest import LabServer
 
-from demo_as.app import create_app
 from demo_as.lab.links import client_path
-from demo_as.settings import Settings
+
+
+@pytest.fixture
+def as_url(lab: LabServer) -> str:
+    return lab.url
+
+
+@pytest.fixture
+def http(lab: LabServer) -> httpx2.Client:
+    return lab.http
 
 
 @pytest.fixture
@@ -118,9 +127,8 @@ def test_a_bad_probe_form_gets_a_clear_4xx_page(
         assert words in response.text
 
 
-def test_with_the_lab_off_there_are_no_lab_pages(tmp_path) -> None:
-    settings = Settings(issuer="http://127.0.0.1:9000", data_dir=tmp_path, lab=False)
-    with serve_app(lambda _base_url: create_app(settings)) as base_url:
-        for path in ("/lab", "/lab/clients/x", "/lab/static/lab.js"):
-            assert httpx2.get(base_url + path).status_code == 404
-        assert httpx2.post(f"{base_url}/lab/probes", data={}).status_code == 404
+def test_with_the_lab_off_there_are_no_lab_pages(start_lab: Callable[..., LabServer]) -> None:
+    off = start_lab(lab=False)
+    for path in ("/lab", "/lab/clients/x", "/lab/static/lab.js"):
+        assert off.http.get(path).status_code == 404
+    assert off.http.post("/lab/probes", data={}).status_code == 404
