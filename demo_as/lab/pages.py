@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from demo_as.errors import PageError
 from demo_as.lab import catalog, form_csrf, views
+from demo_as.lab.api import engine_of
 from demo_as.lab.errors import UnknownClient, UnknownProbe
 from demo_as.lab.links import api_client_path, client_path, parse_client_path
 from demo_as.lab.timeline import build_steps, last_event_id, rules_worst_first, when_of
@@ -94,7 +95,7 @@ def lab_script() -> Response:
 
 @router.get("/lab", response_class=HTMLResponse, summary="Every client the lab has seen")
 def lab_index(request: Request, part: str | None = None) -> HTMLResponse:
-    engine = request.app.state.engine
+    engine = engine_of(request)
     context = {
         "clients": views.list_clients(engine),
         "active": views.active_probes(engine),
@@ -120,7 +121,7 @@ def lab_client(
     # the raw path can (links.parse_client_path).
     raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
     client_id, subpage = parse_client_path(raw_path)
-    engine = request.app.state.engine
+    engine = engine_of(request)
     if subpage == "report.md":
         return report_markdown(engine, client_id)
     summary = views.client_summary(engine, client_id)
@@ -196,7 +197,7 @@ def probe_form(
         form_csrf.check(request, csrf_token)
     except form_csrf.CsrfRefused as refused:
         raise refused_form(str(refused), status_code=403) from None
-    engine = request.app.state.engine
+    engine = engine_of(request)
     target = client_id or None
     try:
         if action == "fire":
