@@ -156,6 +156,7 @@ def story(
     try:
         if server_url:
             ok = run(server_url)
+            narrator.lab_page()  # the servers keep running: their lab shows this run
         else:
             from demo_client.embedded import EmbeddedStack, embedded_stack
 

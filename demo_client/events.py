@@ -35,6 +35,7 @@ class EventKind(StrEnum):
     ROUND_RESULT = "round_result"
     ROUND_SKIPPED = "round_skipped"
     SUMMARY = "summary"
+    LAB_PAGE = "lab_page"  # where the AS's lab shows this run, graded (against running servers)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import quote
 
 from demo_client.events import Event, EventKind
 
@@ -39,6 +40,11 @@ def _expiry(expires_at: float | None, now: float, clock_label: str = "") -> str:
     return f"expires {clock}{on} (in {expires_at - now:.0f} s)"
 
 
+def lab_page_url(issuer: str, client_id: str) -> str:
+    """The lab's page of one client (client ids may hold ':' and '/': encoded whole)."""
+    return f"{issuer}/lab/clients/{quote(client_id, safe='')}"
+
+
 class Narrator:
     """Collects events per round and prints them as they happen."""
 
@@ -58,6 +64,9 @@ class Narrator:
         self.round = 0
         self.tool: str | None = None
         self.events: list[Event] = []
+        # The issuer and client_id the story used, for the lab page that graded it.
+        self.issuer: str | None = None
+        self.client_id: str | None = None
 
     @property
     def console(self) -> Console:
@@ -132,9 +141,27 @@ class Narrator:
                 f"[bold green]Story complete: all {rounds} rounds behaved as expected."
             )
 
+    def lab_page(self) -> None:
+        """Point the reader to the AS's lab page for this client: the run, graded rule by rule."""
+        if self.issuer is None or self.client_id is None:
+            return
+        url = lab_page_url(self.issuer, self.client_id)
+        if self.json_lines:
+            self._json(EventKind.LAB_PAGE, {"url": url})
+            return
+        self.console.print(
+            f"The authorization server's lab graded this run rule by rule: {escape(url)}\n"
+            "  (round 4 replays a rotated refresh token on purpose: expect "
+            "refresh-rotation-followed to fail there)"
+        )
+
     # -- the observer ----------------------------------------------------------------------
     def __call__(self, event: Event) -> None:
         self.events.append(event)
+        if event.kind == EventKind.DISCOVERY:
+            self.issuer = event.data["issuer"]
+        elif event.kind == EventKind.REGISTRATION and self.client_id is None:
+            self.client_id = event.data["client_id"]
         if self.json_lines:
             self._json(event.kind, event.data)
             return
