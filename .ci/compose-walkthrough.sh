@@ -8,7 +8,8 @@
 #   4. run the demo-client service (the step-up story, once) and require exit code 0, all three
 #      escalations (401 -> notes:read, 403 -> notes:write, 403 -> notes:delete) in its log, and
 #      proof that it talked to the COMPOSE servers: no "embedded mode" line, a `POST /register`
-#      in demo-as's log, and the client_id the story registered known to demo-as on :9000;
+#      in demo-as's log, and the client_id the story registered known to demo-as on :9000; and
+#      the lab API at http://127.0.0.1:9000/lab/api/clients grading its client as the story intends;
 #   5. from the host (tests/compose/): the official `mcp` SDK client climbs the same ladder
 #      against the published ports; demo-as is restarted and a token issued before the restart
 #      must still work at the resource server; `demo-client story --browser` passes with
@@ -92,6 +93,29 @@ check_story_used_compose() {
   echo "ok: the story registered $client_id at the compose demo-as (no embedded mode)"
 }
 
+# The lab grades the story's client (docs/lab.md): the narration's last lines name its lab page;
+# the lab API must list that client with every rule passing except refresh-rotation-followed,
+# which round 4 breaks on purpose (a replayed rotated refresh token), and no warning.
+check_story_in_lab() {
+  local log=$1 page
+  page=$(grep -Eo 'http://127\.0\.0\.1:9000/lab/clients/[^[:space:]]+' "$log" | tail -n 1)
+  [ -n "$page" ] || fail "the story's narration does not point to its lab page"
+  sleep 2  # the RS reports to the lab at least once a second
+  uv run --quiet python - "${page##*/lab/clients/}" <<'PY' || fail "the lab grades the story's client wrongly"
+import json, sys, urllib.parse, urllib.request
+client_id = urllib.parse.unquote(sys.argv[1])
+api = "http://127.0.0.1:9000/lab/api/clients"
+listed = {c["client_id"]: c for c in json.load(urllib.request.urlopen(api))}
+assert client_id in listed, f"{client_id} is not in {api}"
+report = json.load(urllib.request.urlopen(f"{api}/{urllib.parse.quote(client_id, safe='')}/report"))
+verdicts = {rule["id"]: rule["verdict"] for rule in report["rules"]}
+failed = {r for r, v in verdicts.items() if v == "fail"}
+warned = {r for r, v in verdicts.items() if v == "warn"}
+assert failed == {"refresh-rotation-followed"} and not warned, verdicts
+print(f"ok: the lab lists {client_id}: only refresh-rotation-followed fails (round 4, on purpose)")
+PY
+}
+
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -150,6 +174,8 @@ docker compose logs --no-color --no-log-prefix demo-client >/tmp/compose-walkthr
 cat /tmp/compose-walkthrough-story.log
 [ "$client_exit" = 0 ] || fail "demo-client exited $client_exit"
 check_story_log /tmp/compose-walkthrough-story.log
+# Before check_story_used_compose: its probe of /authorize (no PKCE) is journaled for that client.
+check_story_in_lab /tmp/compose-walkthrough-story.log
 docker compose logs --no-color demo-as | grep -q '"POST /register HTTP/1.1" 201' \
   || fail "demo-as's log shows no registration: the story did not reach the compose AS"
 check_story_used_compose /tmp/compose-walkthrough-story.log
