@@ -18,13 +18,10 @@ from urllib.parse import parse_qs, urlsplit
 import anyio
 import httpx2
 import pytest
-from mcp.client.auth import OAuthClientProvider
-from mcp.client.session import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import (
     AuthorizationCodeResult,
-    OAuthClientMetadata,
 )
+from sdk_client import sdk_session
 from sdk_token_storage import MemoryStorage
 from serving import bind_loopback_socket, serve_app, serve_on_socket, socket_base_url
 
@@ -116,29 +113,16 @@ async def step_up_story(
     stack: Stack, mode: str, storage: MemoryStorage | None = None
 ) -> tuple[HeadlessBrowser, dict[str, Any]]:
     browser = HeadlessBrowser()
-    auth = OAuthClientProvider(
-        server_url=stack.resource_url,
-        client_metadata=OAuthClientMetadata(
-            client_name=f"sdk e2e ({mode})",
-            redirect_uris=[REDIRECT_URI],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
+    seen: dict[str, Any] = {}
+    async with sdk_session(
+        stack.resource_url,
+        mode=mode,
+        client_name=f"sdk e2e ({mode})",
+        redirect_uri=REDIRECT_URI,
         storage=storage or MemoryStorage(),
         redirect_handler=browser.redirect_handler,
         callback_handler=browser.callback_handler,
-    )
-    seen: dict[str, Any] = {}
-    async with (
-        httpx2.AsyncClient(auth=auth, timeout=30.0) as http,
-        streamable_http_client(stack.resource_url, http_client=http) as (read, write),
-        ClientSession(read, write) as session,
-    ):
-        if mode == "2026-07-28":
-            await session.discover()
-        else:
-            await session.initialize()
+    ) as session:
         seen["protocol_version"] = session.protocol_version
         tools = await session.list_tools()
         seen["tools"] = {tool.name: tool for tool in tools.tools}

@@ -11,13 +11,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
-import httpx2
 import pytest
 from lab.clients.conftest import Lab, explain, with_verdict
-from mcp.client.auth import OAuthClientProvider
-from mcp.client.session import ClientSession
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
+from mcp.shared.auth import AuthorizationCodeResult
+from sdk_client import sdk_session
 from sdk_token_storage import MemoryStorage
 
 from demo_client.user_agents import HeadlessUserAgent
@@ -48,30 +45,16 @@ class PagesUser:
 
 
 async def ladder(lab: Lab, mode: str, storage: MemoryStorage, user: PagesUser) -> dict[str, Any]:
-    resource = lab.stack.resource
-    auth = OAuthClientProvider(
-        server_url=resource,
-        client_metadata=OAuthClientMetadata(
-            client_name=f"python sdk ladder ({mode}, {len(user.responses)})",
-            redirect_uris=[REDIRECT_URI],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
+    results: dict[str, Any] = {}
+    async with sdk_session(
+        lab.stack.resource,
+        mode=mode,
+        client_name=f"python sdk ladder ({mode}, {len(user.responses)})",
+        redirect_uri=REDIRECT_URI,
         storage=storage,
         redirect_handler=user.redirect_handler,
         callback_handler=user.callback_handler,
-    )
-    results: dict[str, Any] = {}
-    async with (
-        httpx2.AsyncClient(auth=auth, timeout=30.0) as http,
-        streamable_http_client(resource, http_client=http) as (read, write),
-        ClientSession(read, write) as session,
-    ):
-        if mode == "2026-07-28":
-            await session.discover()
-        else:
-            await session.initialize()
+    ) as session:
         results["protocol_version"] = session.protocol_version
         results["list_notes"] = await session.call_tool("list_notes", {})
         created = await session.call_tool("create_note", {"title": "groceries", "body": "milk"})
