@@ -83,9 +83,12 @@ def pending_for(request: AuthorizationRequest) -> PendingAuthorization:
 
 
 class Store:
-    """The AS's storage, bound to one session (one request), and the process's key cache."""
+    """The AS's storage, bound to one session (one request), and the process's key cache.
 
-    def __init__(self, db: Session, verification_keys: VerificationKeys) -> None:
+    ``verification_keys`` is needed only by ``keys_for`` (checking our own tokens); stores made
+    off the request path (the lab's writer, the CIMD cache) leave it out."""
+
+    def __init__(self, db: Session, verification_keys: VerificationKeys | None = None) -> None:
         self.db = db
         self.verification_keys = verification_keys
 
@@ -137,6 +140,8 @@ class Store:
     def keys_for(self, token: str) -> KeySet:
         """The keys to check one of our own tokens with: held in memory by the process, read
         from the database only when ``token`` names a key not loaded yet (``key_cache.py``)."""
+        if self.verification_keys is None:
+            raise RuntimeError("this Store was made without the process's verification keys")
         return self.verification_keys.for_token(token, self.public_keys)
 
     # --- pending authorization requests and their CSRF tokens ---------------------------------

@@ -352,7 +352,7 @@ def revoked_type(request: Request, token: str) -> str:
     from demo_as.store import Store  # the store imports errors.py, which imports these hooks
 
     with session(request.app.state.engine) as db:  # after the route's commit: no connection held
-        if refresh_token_status(Store(db, None), token) != "unknown":  # type: ignore[arg-type]
+        if refresh_token_status(Store(db), token) != "unknown":
             return "refresh_token"
     return "access_token" if token.count(".") == 2 else "unknown"
 

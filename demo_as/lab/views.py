@@ -269,7 +269,7 @@ def revoke_grants_now(engine: Engine, row: LabProbe) -> list[NewEvent]:
     events = []
     with session(engine) as db:
         grants = list(db.exec(query).scalars())
-        store = Store(db, None)  # type: ignore[arg-type]  # revoking needs no keys
+        store = Store(db)  # revoking needs no keys
         for grant in grants:
             store.revoke_grant(grant.id, f"lab probe {row.id} (revoke-grant)")
         store.commit()
