@@ -83,8 +83,9 @@ def prm_resource_is_acceptable(resource: str, *, server_url: str, built_from: st
     inserted", or, for a `resource_metadata` URL, "identical to the URL that the client used to
     make the request". Exact string comparison; no prefix matching.
 
-    A root document may also name the server URL itself (MCP lets clients fall back to the
-    root well-known for an endpoint with a path; checklist F-05).
+    A root document may also name the server URL itself (MCP lets clients fall back to the root
+    well-known for an endpoint with a path: MCP Authorization Server Discovery §Protected Resource
+    Metadata Discovery Requirements).
     """
     return resource in {built_from, server_url}
 

@@ -7,10 +7,10 @@ the MCP SDK's logging, which stays at WARNING so it does not render a line per r
 Access log:
 
 "Nothing logs a full token": a client that wrongly puts its token in the query string
-(`/mcp?access_token=…`, refused by RFC 6750 §2.3 / MCP D-IDX "Token Handling") would otherwise
-have it written to the log. The query string is never needed to follow an MCP exchange, so it is
-dropped from every line. Health checks (every 2 s under compose) are left out so the log stays
-readable.
+(`/mcp?access_token=…`, refused by RFC 6750 §2.3 / MCP Authorization §Token Handling) would
+otherwise have it written to the log. The query string is never needed to follow an MCP
+exchange, so it is dropped from every line. Health checks (every 2 s under compose) are left out so
+the log stays readable.
 """
 
 from __future__ import annotations

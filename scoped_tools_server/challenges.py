@@ -37,7 +37,8 @@ def description_value(text: str) -> str:
 
 def scope_value(scopes: Iterable[str]) -> str:
     """RFC 6750 §3 ``scope``: space-delimited scope-tokens; ``offline_access`` is never challenged
-    (SEP-2207, checklist B-24); a token with characters outside the scope-token set is dropped."""
+    (SEP-2207; MCP Authorization §Refresh Tokens); a token with characters outside the scope-token
+    set is dropped."""
     usable = [s for s in scopes if s != OFFLINE_ACCESS and _SCOPE_TOKEN.match(s)]
     return format_scope(usable)
 
@@ -57,8 +58,8 @@ def bearer_challenge(params: list[tuple[str, str]]) -> str:
 
 
 def missing_token_challenge(resource_metadata_url: str) -> str:
-    """401 without credentials. RFC 6750 §3.1: "If the request lacks any authentication
-    information ... the resource server SHOULD NOT include an error code". MCP D-IDX §Scope
+    """401 without credentials. RFC 6750 §3.1: "If the request lacks any authentication information
+    ... the resource server SHOULD NOT include an error code". MCP Authorization (2026-07-28) §Scope
     Selection Strategy: SHOULD include ``scope``; we name the entry scope of the step-up ladder.
 
     ``Bearer resource_metadata="<PRM URL>", scope="notes:read"``
@@ -102,7 +103,8 @@ def insufficient_scope_challenge(
     resource_metadata_url: str, scopes: Iterable[str], description: str
 ) -> str:
     """403 for a valid token that lacks the called tool's scope (RFC 6750 §3.1
-    ``insufficient_scope``; MCP D-IDX §Runtime Insufficient Scope Errors, SEP-835/SEP-2350).
+    ``insufficient_scope``; MCP Authorization (2026-07-28) §Runtime Insufficient Scope Errors,
+    SEP-835/SEP-2350).
 
     ``Bearer error="insufficient_scope", scope="notes:write", resource_metadata="...",
     error_description="create_note requires notes:write"``

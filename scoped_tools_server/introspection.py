@@ -73,7 +73,7 @@ def claims_from_introspection(response: dict[str, Any], issuer: str) -> dict[str
     """Normalise an RFC 7662 §2.2 response into JWT-style claims for the shared checks.
 
     ``iss`` is OPTIONAL in RFC 7662; when absent, the answer came from the one AS we are configured
-    to trust (checklist B-17: "check the JWT iss or the introspection endpoint identity").
+    to trust (MCP Authorization §Token Handling: the RS accepts only tokens its own AS issued).
     """
     claims = dict(response)
     claims.setdefault("iss", issuer)

@@ -2,10 +2,10 @@
 
 Served at the path-inserted well-known URL (RFC 9728 §3.1: ``/.well-known/oauth-protected-resource``
 inserted between host and path, so ``http://h/mcp`` → ``http://h/.well-known/oauth-protected-resource/mcp``)
-and at the root well-known URL, which MCP clients fall back to (MCP D-ASD §PRM Discovery). Both
-serve the same document whose ``resource`` is the MCP endpoint URL (checklist F-05: a strict
-RFC 9728 §3.3 client may reject the root copy, which is why the challenges point at the
-path-inserted one).
+and at the root well-known URL, which MCP clients fall back to (MCP Authorization Server
+Discovery, 2026-07-28, §Protected Resource Metadata Discovery Requirements). Both serve the same
+document whose ``resource`` is the MCP endpoint URL (a strict RFC 9728 §3.3 client may reject the
+root copy, which is why the challenges point at the path-inserted one).
 """
 
 from __future__ import annotations
@@ -29,11 +29,14 @@ RESOURCE_NAME = "Scoped tools notes (MCP step-up demo)"
 def protected_resource_metadata(settings: Settings) -> dict[str, Any]:
     """The RFC 9728 §2 document.
 
-    - ``resource``: exactly the canonical MCP URL (RFC 9728 §3.3 identity; checklist B-02);
+    - ``resource``: exactly the canonical MCP URL (RFC 9728 §3.3 identity; MCP Authorization
+      §Canonical Server URI);
     - ``authorization_servers``: the issuer, byte-identical to the AS metadata ``issuer``
-      (MCP makes this field mandatory, checklist B-01);
-    - ``scopes_supported``: the tool scopes, never ``offline_access`` (SEP-2207, checklist B-06);
-    - ``bearer_methods_supported``: header only (OAuth 2.1 §5.1, checklist B-07).
+      (MCP Authorization §Overview makes this field mandatory);
+    - ``scopes_supported``: the tool scopes, never ``offline_access`` (SEP-2207; MCP
+      Authorization §Refresh Tokens);
+    - ``bearer_methods_supported``: header only (OAuth 2.1 §5.1; MCP Authorization §Token
+      Requirements forbids the query string).
     """
     return {
         "resource": settings.resource_url,

@@ -123,7 +123,7 @@ def rejection_response(rejection: Exception, resource_metadata_url: str) -> Resp
     """Map a rejection to its HTTP response. The only place statuses and challenges are chosen."""
     prm = resource_metadata_url
     if isinstance(rejection, MissingToken):
-        # RFC 6750 §3 + RFC 9728 §5.1 + MCP D-IDX §Scope Selection Strategy (checklist B-10, B-11).
+        # RFC 6750 §3 + RFC 9728 §5.1 + MCP Authorization (2026-07-28) §Scope Selection Strategy.
         header = challenges.missing_token_challenge(prm)
         body = {
             "error_description": "This MCP server needs an OAuth access token in the "
@@ -146,7 +146,7 @@ def rejection_response(rejection: Exception, resource_metadata_url: str) -> Resp
         body = {"error": "invalid_request", "error_description": rejection.description}
         return _json(400, body, {"WWW-Authenticate": header})
     if isinstance(rejection, InsufficientScope):
-        # MCP D-IDX §Runtime Insufficient Scope Errors (checklist B-20..B-24): 403 + challenge,
+        # MCP Authorization (2026-07-28) §Runtime Insufficient Scope Errors: 403 + challenge,
         # and the same error as a JSON body for clients that read bodies rather than headers.
         header = challenges.insufficient_scope_challenge(
             prm, rejection.challenged, rejection.description

@@ -59,9 +59,9 @@ def required_scopes(tool: str) -> tuple[str, ...] | None:
 
 
 def scopes_satisfied(granted: Iterable[str], required: Iterable[str]) -> bool:
-    """MCP D-IDX §Step-Up: "Servers MUST account for scope hierarchies ... when deciding whether a
-    token is sufficient". Our scopes are flat on purpose (``notes:delete`` does not imply
-    ``notes:write``), so sufficiency is plain inclusion."""
+    """MCP Authorization (2026-07-28) §Step-Up: "Servers MUST account for scope hierarchies ... when
+    deciding whether a token is sufficient". Our scopes are flat on purpose (``notes:delete`` does
+    not imply ``notes:write``), so sufficiency is plain inclusion."""
     return set(required) <= set(granted)
 
 
@@ -73,7 +73,7 @@ def challenge_scopes(mode: str, granted: Iterable[str], required: Iterable[str])
     to include the client's previously granted scopes" — the client accumulates.
     ``cumulative`` (MCP 2025-11-25 "Recommended approach": "Include both existing relevant scopes
     and newly required scopes") for clients that replace rather than union their scopes.
-    ``offline_access`` never appears (SEP-2207, checklist B-24).
+    ``offline_access`` never appears (SEP-2207; MCP Authorization §Refresh Tokens).
     """
     scopes = set(required)
     if mode == "cumulative":
@@ -84,7 +84,7 @@ def challenge_scopes(mode: str, granted: Iterable[str], required: Iterable[str])
 
 def scopes_supported() -> list[str]:
     """RFC 9728 §2 ``scopes_supported``: every scope a tool needs, never ``offline_access``
-    (MCP D-IDX §Refresh Tokens, SEP-2207)."""
+    (MCP Authorization (2026-07-28) §Refresh Tokens, SEP-2207)."""
     names = {scope for entry in TOOL_SCOPES.values() for scope in entry.scopes}
     names.discard(OFFLINE_ACCESS)
     return sorted(names)

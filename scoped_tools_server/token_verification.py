@@ -151,10 +151,10 @@ def audiences(claims: dict[str, Any]) -> tuple[str, ...]:
 
 
 def check_audience(claims: dict[str, Any], resource_url: str) -> None:
-    """RFC 9068 §4 and RFC 8707 §2, MCP D-IDX §Token Handling: "MCP servers MUST validate that
-    access tokens were issued specifically for them as the intended audience". The comparison is
-    exact against our canonical resource URL (checklist F-04): a token for another resource on the
-    same host is not ours."""
+    """RFC 9068 §4 and RFC 8707 §2, MCP Authorization (2026-07-28) §Token Handling: "MCP servers
+    MUST validate that access tokens were issued specifically for them as the intended audience".
+    The comparison is exact against our canonical resource URL (MCP Authorization §Canonical Server
+    URI): a token for another resource on the same host is not ours."""
     if resource_url not in audiences(claims):
         raise WrongAudience(
             f"The access token's audience {list(audiences(claims))!r} does not include "

@@ -3,12 +3,12 @@
 DNS rebinding: a web page on ``evil.example`` can make the browser resolve its own name to
 127.0.0.1 and talk to a local server. The browser still sends ``Host: evil.example`` and
 ``Origin: http://evil.example``, so checking both stops it (MCP transports §Security Warning:
-"Servers MUST validate the Origin header on all incoming connections"; checklist B-29, B-31).
+"Servers MUST validate the Origin header on all incoming connections").
 
 Sessions: MCP 2025-11-25 security best practices §Session Hijacking: servers "MUST NOT use
 sessions for authentication" and "SHOULD bind session IDs to user-specific information". Every
 request is authenticated by its own token; the session id only selects state, and it must have
-been opened by the same principal (checklist B-25).
+been opened by the same principal.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def allowed_host_set(resource_url: str, extra_hosts: Iterable[str]) -> frozenset
 
 
 def host_is_allowed(host_header: str | None, allowed: frozenset[HostPort], scheme: str) -> bool:
-    """DNS-rebinding protection, Host half (checklist B-31): the Host must name *this* server."""
+    """DNS-rebinding protection, Host half (MCP transports §Security Warning): the Host must
+    name *this* server."""
     if host_header is None:
         return False
     parsed = split_host_header(host_header, DEFAULT_PORTS.get(scheme))
@@ -64,7 +65,7 @@ def host_is_allowed(host_header: str | None, allowed: frozenset[HostPort], schem
 
 
 def origin_is_allowed(origin: str | None, resource_url: str, extra_origins: Iterable[str]) -> bool:
-    """DNS-rebinding protection, Origin half (MCP transports §Security Warning; checklist B-29).
+    """DNS-rebinding protection, Origin half (MCP transports §Security Warning).
 
     Absent Origin (non-browser clients) is fine. A present one must be a loopback origin, the
     resource URL's own origin, or one the operator listed. ``Origin: null`` (sandboxed or opaque
