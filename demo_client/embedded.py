@@ -115,7 +115,11 @@ def embedded_stack(
     lab_secret = secrets.token_urlsafe(32)
     as_overrides = {"lab_secret": lab_secret, **as_overrides}
     rs_overrides = {"lab_secret": lab_secret, **(rs_overrides or {})}
-    with tempfile.TemporaryDirectory(prefix="demo-client-embedded-") as tmp:
+    # The AS's lab writer may still be closing its SQLite files as the block ends: a leftover
+    # -wal file must not turn a finished story into a crash.
+    with tempfile.TemporaryDirectory(
+        prefix="demo-client-embedded-", ignore_cleanup_errors=True
+    ) as tmp:
         data = Path(tmp)
         as_settings = ASSettings(
             host="127.0.0.1",
