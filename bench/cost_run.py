@@ -242,7 +242,10 @@ async def measure_costs(
         report, rs_introspect, auth, intro_token, peer, peer_token, sizes
     )
     await session_figures(report, rs_jwt, token, sizes)
-    await sync_mode_figures(report, auth, workdir, resource, sizes)
+    if not report.quick:
+        # Full runs only: under CI's load its 32 refresh chains have raced into reuse detection
+        # (two workers on one chain), which the smoke run must not turn into a failure.
+        await sync_mode_figures(report, auth, workdir, resource, sizes)
 
 
 FIRST_TOKEN_MEANING = (
