@@ -14,8 +14,7 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
-from demo_as.access_log import install_access_log_filter
-from demo_as.lab.runtime import install_lab_log_handler
+from demo_as.access_log import install_access_log_filter, install_server_log
 from demo_as.settings import Settings
 from demo_as.settings_cli import settings_command
 
@@ -42,7 +41,7 @@ def serve(values: dict[str, Any]) -> None:
         f"lab {'on at /lab' if settings.lab else 'off'})"
     )
     install_access_log_filter()
-    install_lab_log_handler()
+    install_server_log()
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
 
 

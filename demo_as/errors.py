@@ -11,12 +11,16 @@
 * FastAPI's request validation errors -> the protocol's own 400 (never FastAPI's 422 shape). The
   route decides the format: routers of user-facing pages use ``PageErrorRoute`` (HTML), the
   registration router ``RegistrationErrorRoute`` (RFC 7591 §3.2.2 codes), everything else JSON.
+* A database that did not answer in time (pool exhausted, SQLite locked) -> 503
+  ``temporarily_unavailable`` with ``Retry-After``, never a 500.
 * ``ClientMetadataDocumentError`` (a refused client ID metadata document) -> that rule's page on
   the user-facing routes (never a redirect), ``invalid_client`` (401) elsewhere (RFC 6749 §5.2).
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -26,6 +30,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyPoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from demo_as.authorization_response import authorization_redirect_url
@@ -33,6 +39,8 @@ from demo_as.client_metadata_documents import ClientMetadataDocumentError
 from demo_as.lab import hooks as lab_hooks
 from demo_as.redirect_uris import ALLOWED_FORMS
 
+logger = logging.getLogger("demo_as.refusals")
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -134,6 +142,19 @@ class NotFound(OAuthError):
 
     error = "not_found"
     status_code = 404
+
+
+class DatabaseBusy(OAuthError):
+    """503 ``temporarily_unavailable`` (the RFC 6749 §4.1.2.1 code, here for every endpoint)
+    with ``Retry-After`` (RFC 9110 §10.2.3): the database did not answer in time (every pooled
+    connection busy, or SQLite's write lock held past its timeout). A retry can succeed; the
+    request wrote nothing (its transaction is rolled back)."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
 
 
 class RedirectError(Exception):
@@ -264,11 +285,30 @@ def registration_validation_error(exc: RequestValidationError) -> OAuthError:
     return InvalidClientMetadata(description)
 
 
+def refusal_line(request: Request, answer: int | str, code: str, description: str) -> str:
+    """``refused POST /token from client 'c1': 400 invalid_grant: …``: one line whatever the
+    client sent (unprintable characters replaced, at most 1000 characters). No secret is in
+    it: descriptions name parameters and rules, never their values."""
+    client_id = lab_hooks.client_of(request)
+    who = f"client {client_id!r}" if client_id else "an unidentified client"
+    line = f"refused {request.method} {request.url.path} from {who}: {answer} {code}: {description}"
+    return UNPRINTABLE.sub("?", line)[:1000]
+
+
+def log_refusal(
+    request: Request, answer: int | str, code: str, description: str, level: int = logging.INFO
+) -> None:
+    """Every refusal is one readable line in the AS log (``answer``: the status, or ``page`` /
+    ``redirect`` for the browser-facing refusals)."""
+    logger.log(level, "%s", refusal_line(request, answer, code, description))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register every error mapping on ``app`` (the one place errors become responses)."""
 
     @app.exception_handler(OAuthError)
     async def _oauth(request: Request, exc: OAuthError) -> Response:
+        log_refusal(request, exc.status_code, exc.error, exc.description)
         lab_hooks.refusal(request, exc)
         return oauth_error_response(exc)
 
@@ -277,6 +317,7 @@ def install_error_handlers(app: FastAPI) -> None:
         settings = request.app.state.settings
         params = {"error": exc.error.error, "error_description": exc.error.description}
         url = authorization_redirect_url(settings, exc.redirect_uri, params, exc.state)
+        log_refusal(request, "redirect", exc.error.error, exc.error.description)
         lab_hooks.authorization_response(request, None, url)
         # OAuth 2.1 §7.5.4: 303 after a POST (never 307); 302 answers the GET /authorize.
         status = 303 if request.method == "POST" else 302
@@ -284,22 +325,36 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PageError)
     async def _page(request: Request, exc: PageError) -> Response:
+        log_refusal(request, "page", exc.title, f"{exc.explanation} ({exc.section})")
         lab_hooks.refusal(request, exc)
         return request.app.state.pages.error_page(request, exc)
 
     @app.exception_handler(ClientMetadataDocumentError)
-    async def _document(_request: Request, exc: ClientMetadataDocumentError) -> Response:
+    async def _document(request: Request, exc: ClientMetadataDocumentError) -> Response:
         # At /token: the client cannot be identified (RFC 6749 §5.2 invalid_client).
-        description = f"{exc.title} ({exc.section}): {exc.explanation}"
-        return oauth_error_response(InvalidClient(description))
+        error = InvalidClient(f"{exc.title} ({exc.section}): {exc.explanation}")
+        log_refusal(request, error.status_code, error.error, error.description)
+        return oauth_error_response(error)
+
+    @app.exception_handler(SQLAlchemyPoolTimeout)
+    @app.exception_handler(SQLAlchemyOperationalError)
+    async def _database_busy(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, SQLAlchemyOperationalError) and "locked" not in str(exc):
+            raise exc  # not a busy database: a real fault, answered 500 and logged in full
+        error = DatabaseBusy(f"the database was busy; retry ({type(exc).__name__})")
+        log_refusal(request, error.status_code, error.error, error.description, logging.WARNING)
+        return oauth_error_response(error)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
-        return oauth_error_response(InvalidRequest(describe_validation_error(exc)))
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        error = InvalidRequest(describe_validation_error(exc))
+        log_refusal(request, error.status_code, error.error, error.description)
+        return oauth_error_response(error)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         """Starlette/FastAPI HTTP errors (404, 405, unparsable bodies, 413) in our format."""
         description = str(exc.detail) if exc.detail else "request refused"
         error = NotFound(description) if exc.status_code == 404 else InvalidRequest(description)
+        log_refusal(request, exc.status_code, error.error, error.description)
         return oauth_error_response(error, exc.status_code, exc.headers)

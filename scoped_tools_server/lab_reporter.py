@@ -16,6 +16,7 @@ re-read until it exists (the AS writes it at its first start, possibly after the
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -34,6 +35,9 @@ RS_EVENTS_PATH = "/lab/api/rs-events"
 MAX_QUEUED_EVENTS = 10_000
 MAX_QUEUED_RESULT_BYTES = 4 * 1024 * 1024  # tool-result bodies waiting to be read by the task
 MAX_BATCH_EVENTS = 500  # what the AS accepts in one report
+# Under the AS's default body limit (--max-body-bytes 65536, answered 413 beyond): a busy RS
+# queues hundreds of events per tick, and one oversized report would lose all of them.
+MAX_BATCH_BYTES = 48 * 1024
 FLUSH_INTERVAL_SECONDS = 0.5
 HEARTBEAT_INTERVAL_SECONDS = 1.0
 POST_TIMEOUT_SECONDS = 2.0
@@ -55,6 +59,7 @@ class LabReporter:
         secret_file: Path,
         max_queued: int = MAX_QUEUED_EVENTS,
         max_batch: int = MAX_BATCH_EVENTS,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
         flush_interval: float = FLUSH_INTERVAL_SECONDS,
         heartbeat_interval: float = HEARTBEAT_INTERVAL_SECONDS,
         timeout: float = POST_TIMEOUT_SECONDS,
@@ -68,6 +73,7 @@ class LabReporter:
         self.secret_file = secret_file
         self.max_queued = max_queued
         self.max_batch = max_batch
+        self.max_batch_bytes = max_batch_bytes
         self.flush_interval = flush_interval
         self.heartbeat_interval = heartbeat_interval
         self._make_client = http_client or (lambda: httpx2.AsyncClient(timeout=timeout))
@@ -127,16 +133,34 @@ class LabReporter:
             await self.flush(client)
 
     async def flush(self, client: httpx2.AsyncClient) -> None:
-        """POST everything queued, ``max_batch`` events per request (at least one request)."""
+        """POST everything queued, in reports of at most ``max_batch`` events and
+        ``max_batch_bytes`` of JSON (at least one request)."""
         secret = self._current_secret()
         if secret is None:
             return
         first = True
         while first or self._pending:
             first = False
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            if not await self._post(client, secret, [self._materialise(item) for item in batch]):
+            if not await self._post(client, secret, self._take_batch()):
                 return
+
+    def _take_batch(self) -> list[Event]:
+        """The oldest queued events that fit one report (always at least one: an event larger
+        than the byte bound alone is sent alone, and the AS's answer says what became of it)."""
+        batch: list[Event] = []
+        size = 0
+        taken = 0
+        while taken < len(self._pending) and len(batch) < self.max_batch:
+            event = self._materialise(self._pending[taken])
+            self._pending[taken] = event  # materialised once, even if it waits for the next
+            event_size = len(json.dumps(event, separators=(",", ":"))) + 1
+            if batch and size + event_size > self.max_batch_bytes:
+                break
+            batch.append(event)
+            size += event_size
+            taken += 1
+        del self._pending[:taken]
+        return batch
 
     def _materialise(self, item: Event | DeferredToolResult) -> Event:
         if isinstance(item, tuple):

@@ -41,11 +41,12 @@ def log_new_failures(lab: LabRuntime, client_ids: set[str]) -> None:
 
     for client_id in client_ids:
         for verdict in ClientState(lab.engine, client_id).verdicts:
+            key = (client_id, verdict.rule)
             if verdict.verdict != "fail":
+                lab.logged_failures.discard(key)  # failing again later is news again
                 continue
-            key = (client_id, verdict.rule, tuple(verdict.events))
             if key in lab.logged_failures:
-                continue
+                continue  # more evidence of a failure already logged: no new line
             if len(lab.logged_failures) > MAX_LOGGED:
                 lab.logged_failures.clear()
             lab.logged_failures.add(key)
@@ -60,9 +61,10 @@ def log_new_failures(lab: LabRuntime, client_ids: set[str]) -> None:
 
 def probe_for(lab: LabRuntime, kinds: tuple[str, ...], client_id: str) -> Any:
     """The probe to apply now, or None (also when the lab's tables cannot be read: a probe
-    never breaks the response it would change)."""
+    never breaks the response it would change). Only a request whose client an active probe
+    targets opens a database connection here (runtime.ProbeSnapshot says why)."""
     try:
-        if not lab.probes_may_be_active():
+        if not lab.probes.may_apply(kinds, client_id):
             return None
         return take_probe(lab.engine, kinds, client_id)
     except Exception:

@@ -132,19 +132,38 @@ def test_repeated_form_parameters_are_invalid_request(server: AuthServer, path: 
     assert "more than once" in response.json()["error_description"]
 
 
-def test_the_command_serves_and_keeps_health_checks_out_of_the_access_log(tmp_path: Path) -> None:
-    """`demo-as` really serves; the compose healthcheck's `/health` lines never bury the log."""
+def test_the_command_serves_logs_each_refusal_in_one_line_and_keeps_noise_out(
+    tmp_path: Path,
+) -> None:
+    """`demo-as` really serves. Each refusal is one readable line naming the answer, the error
+    code and why; the compose healthcheck's `/health` lines and the RS's accepted lab reports
+    (every second) never bury the log."""
+    lab_secret = "lab-secret-for-the-log-test"
     server = demo_as_process(
         tmp_path,
         f"sqlite:///{tmp_path / 'as.db'}",
         resources=["http://127.0.0.1:8000/mcp"],
+        extra_args=["--lab-secret", lab_secret],
     )
     server.start()
     try:
         metadata = httpx2.get(f"{server.base_url}/.well-known/oauth-authorization-server")
+        refused = httpx2.post(f"{server.base_url}/token", data={"grant_type": "password"})
+        report = httpx2.post(
+            f"{server.base_url}/lab/api/rs-events",
+            json={"resource": "http://127.0.0.1:8000/mcp", "dropped": 0, "events": []},
+            headers={"Authorization": f"Bearer {lab_secret}"},
+        )
     finally:
         server.stop()
     log = server.log_path.read_text()
     assert metadata.json()["issuer"] == server.base_url
+    assert refused.status_code == 400 and report.status_code == 200, report.text
     assert "GET /.well-known/oauth-authorization-server" in log
+    refusal_lines = [line for line in log.splitlines() if "refused POST /token" in line]
+    assert refusal_lines == [
+        "INFO:     refused POST /token from an unidentified client: 400 unsupported_grant_type: "
+        + refused.json()["error_description"]
+    ]
     assert "/health" not in log
+    assert "/lab/api/rs-events" not in log

@@ -19,17 +19,21 @@ T = TypeVar("T")
 
 
 def at_once(
-    n: int, base_urls: list[str], request: Callable[[httpx2.Client, str, int], T]
+    n: int,
+    base_urls: list[str],
+    request: Callable[[httpx2.Client, str, int], T],
+    timeout: float = 60.0,
 ) -> list[T]:
     """Run ``request(client, base_url, i)`` for i in range(n), all released together.
 
-    Workers are spread round-robin over ``base_urls`` (several server processes on one database).
+    Workers are spread round-robin over ``base_urls`` (several server processes on one database);
+    ``timeout`` bounds each HTTP request.
     """
     barrier = threading.Barrier(n, timeout=60)
 
     def worker(i: int) -> T:
         base_url = base_urls[i % len(base_urls)]
-        with httpx2.Client(timeout=60.0) as client:
+        with httpx2.Client(timeout=timeout) as client:
             barrier.wait()
             return request(client, base_url, i)
 

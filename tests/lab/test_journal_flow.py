@@ -126,6 +126,10 @@ def test_reuse_fails_rotation_and_logs_one_line(lab, caplog):
     [line] = lines()
     assert cid in line
     assert tokens["refresh_token"] not in line
+    with caplog.at_level(logging.WARNING, logger="demo_as.lab"):
+        refresh(lab.http, lab.url, cid, tokens["refresh_token"], resource=RESOURCE)
+        time.sleep(1.0)  # graded again, with more evidence of the same failure: no new line
+    assert len(lines()) == 1
 
 
 def test_refused_requests_are_journaled_and_graded(lab):

@@ -9,6 +9,7 @@ never a 5xx.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx2
@@ -28,6 +29,9 @@ USABLE_REFRESH_TOKENS = (
     'AND "grant".revoked_at IS NULL',
 )
 REGISTRATIONS = 200
+SUSTAINED_WORKERS = 32
+SUSTAINED_SECONDS = 4.0  # several of the lab's probe-check intervals (1 s)
+SUSTAINED_TIMEOUT = 10.0  # a refresh waits this long at most (the pool's own wait is 30 s)
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +178,54 @@ def test_fifty_parallel_refreshes_of_one_token_rotate_once(
         assert count(engine, *USABLE_REFRESH_TOKENS, client_id=client["client_id"]) == 0
     finally:
         engine.dispose()
+
+
+def test_sustained_parallel_refreshes_never_wait_on_each_other_for_a_connection(
+    as_workers: list[ServerProcess],
+) -> None:
+    """Thirty-two refresh chains refreshed back to back for a few seconds on one AS process,
+    the lab on: every refresh answers, promptly, with a rotated pair. (Each request holds one
+    pooled connection; if requests opened a second one for the lab's probe check, thirty-two of
+    them would hold the whole pool waiting for a connection none would free: a 30 s stall, then
+    timeouts and 500s.) Server errors would fail too: a busy database is a 503, never a 500."""
+    as_url = as_workers[0].base_url
+    with httpx2.Client(timeout=30.0) as http:
+        chains, client_ids = [], []
+        for _ in range(SUSTAINED_WORKERS):  # a client each: a new grant supersedes the older
+            client_ids.append(
+                register(http, as_url, ["http://127.0.0.1:33418/callback"])["client_id"]
+            )
+            request = AuthorizationRequest(
+                client_ids[-1],
+                "http://127.0.0.1:33418/callback",
+                RESOURCE,
+                scope="notes:read offline_access",
+            )
+            issued = redeem(
+                http, as_url, request, code_from(authorize(http, as_url, request), request)
+            )
+            assert issued.status_code == 200, issued.text
+            chains.append(issued.json()["refresh_token"])
+
+    def refresh_chain(http: httpx2.Client, base: str, i: int) -> list[int]:
+        statuses, token = [], chains[i]
+        deadline = time.monotonic() + SUSTAINED_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                response = refresh(http, base, client_ids[i], token, resource=RESOURCE)
+            except httpx2.TimeoutException:
+                statuses.append(0)
+                break
+            statuses.append(response.status_code)
+            if response.status_code != 200:
+                break
+            token = response.json()["refresh_token"]
+        return statuses
+
+    statuses = at_once(SUSTAINED_WORKERS, [as_url], refresh_chain, timeout=SUSTAINED_TIMEOUT)
+    failed = [s for chain in statuses for s in chain if s != 200]
+    assert not failed, f"refreshes that did not succeed (0: no answer in time): {failed[:10]}"
+    assert sum(len(chain) for chain in statuses) >= SUSTAINED_WORKERS * 2
 
 
 def test_two_hundred_parallel_registrations_all_persist(

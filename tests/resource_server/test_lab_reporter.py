@@ -5,6 +5,7 @@ real AS's ingest is exercised in test_lab_journal_e2e.py)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from demo_as.settings import Settings as ASSettings
 from scoped_tools_server.lab_journal import Exchange, event
 from scoped_tools_server.lab_probes import LabProbes
-from scoped_tools_server.lab_reporter import RS_EVENTS_PATH, LabReporter
+from scoped_tools_server.lab_reporter import MAX_BATCH_BYTES, RS_EVENTS_PATH, LabReporter
 from scoped_tools_server.settings import ChallengeScope
 
 SECRET = "lab-secret-for-tests"
@@ -104,6 +106,24 @@ def test_a_flush_sends_everything_in_batches_with_the_secret(
     assert all(r["resource"] == RESOURCE and r["dropped"] == 0 for r in double.reports)
     assert set(double.authorizations) == {f"Bearer {SECRET}"}
     assert lab.sent == 5 and lab.dropped == 0
+
+
+def test_a_report_stays_under_the_byte_bound_so_a_busy_rs_is_not_refused_413(
+    lab_double: tuple[LabDouble, str], tmp_path: Path
+) -> None:
+    """Hundreds of events queued in one tick go in several reports, each within
+    ``max_batch_bytes``; the bound is below the AS's default body limit (413 beyond)."""
+    double, base_url = lab_double
+    lab = reporter(base_url, tmp_path, max_batch_bytes=2000)
+    for n in range(40):
+        lab.record(event("mcp-request", f"request {n}", {"n": n, "pad": "x" * 200}))
+    anyio.run(flushed, lab)
+    sent = [[e["detail"]["n"] for e in r["events"]] for r in double.reports]
+    assert [n for report in sent for n in report] == list(range(40))
+    assert len(sent) > 1
+    assert all(len(json.dumps(r["events"], separators=(",", ":"))) <= 2000 for r in double.reports)
+    default_as_limit = ASSettings.model_fields["max_body_bytes"].default
+    assert MAX_BATCH_BYTES + 1024 < default_as_limit  # room for the envelope
 
 
 def test_tool_results_are_read_from_the_body_by_the_task(
