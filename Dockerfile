@@ -32,14 +32,15 @@ COPY scoped_tools_server ./scoped_tools_server
 COPY demo_client ./demo_client
 RUN uv sync --locked --no-dev
 
-# Run as an unprivileged user. /data holds the AS database (a named volume in compose); creating
-# it here, owned by that user and mode 0700 (the database holds the private signing key), makes a
-# fresh named volume inherit both. The AS creates its files there 0600.
+# Run as an unprivileged user. /data holds the AS database, /lab-secret the lab secret the RS
+# reads (named volumes in compose); creating them here, owned by that user and mode 0700 (the
+# database holds the private signing key), makes a fresh named volume inherit both. The AS
+# creates its files there 0600.
 RUN groupadd --gid 10001 app \
  && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/app app \
- && mkdir -p /data \
- && chown 10001:10001 /data \
- && chmod 0700 /data
+ && mkdir -p /data /lab-secret \
+ && chown 10001:10001 /data /lab-secret \
+ && chmod 0700 /data /lab-secret
 USER 10001:10001
 # Relative default paths (./data, the client's state directory) land in the user's home, which it
 # can write; /app stays read-only for it.

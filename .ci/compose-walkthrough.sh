@@ -167,6 +167,15 @@ step "build and start the servers: docker compose up -d --build --wait demo-as s
 # one-shot demo-client exiting 0 (Compose v2.40: "container ... exited (0)", exit status 1).
 docker compose up -d --build --wait --wait-timeout 180 demo-as scoped-tools-server
 
+step "the RS holds the lab secret and nothing else of the AS's"
+docker compose exec -T scoped-tools-server sh -c 'test -s /lab-secret/lab-secret' \
+  || fail "the RS cannot read the lab secret at /lab-secret/lab-secret"
+seen=$(docker compose exec -T scoped-tools-server sh -c 'find / -xdev -name "demo_as.db*" 2>/dev/null; find /lab-secret /data -name "demo_as.db*"' || true)
+if [ -n "$seen" ]; then
+  fail "the RS container can see the AS database"
+fi
+echo "ok: the RS reads /lab-secret/lab-secret and sees no AS database"
+
 step "the story inside compose: demo-client service"
 docker compose up -d demo-client
 docker compose wait demo-client >/dev/null || true
@@ -178,7 +187,9 @@ cat /tmp/compose-walkthrough-story.log
 check_story_log /tmp/compose-walkthrough-story.log
 # Before check_story_used_compose: its probe of /authorize (no PKCE) is journaled for that client.
 check_story_in_lab /tmp/compose-walkthrough-story.log
-docker compose logs --no-color demo-as | grep -q '"POST /register HTTP/1.1" 201' \
+# Into a file first: with pipefail, `logs | grep -q` fails when grep stops reading early (SIGPIPE).
+docker compose logs --no-color demo-as >/tmp/compose-walkthrough-as.log
+grep -q '"POST /register HTTP/1.1" 201' /tmp/compose-walkthrough-as.log \
   || fail "demo-as's log shows no registration: the story did not reach the compose AS"
 check_story_used_compose /tmp/compose-walkthrough-story.log
 
@@ -194,7 +205,7 @@ SCOPED_TOOLS_CHALLENGE_SCOPE=cumulative docker compose up -d --wait --no-deps sc
 rs_container=$(docker compose ps -q scoped-tools-server)
 [ "$(docker compose ps -q demo-as)" = "$as_before" ] || fail "the switch command recreated demo-as"
 docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$rs_container" \
-  | grep -qx 'SCOPED_TOOLS_CHALLENGE_SCOPE=cumulative' || fail "the RS did not get the switch"
+  | grep -x 'SCOPED_TOOLS_CHALLENGE_SCOPE=cumulative' >/dev/null || fail "the RS did not get the switch"
 echo "ok: only scoped-tools-server was recreated, now with --challenge-scope cumulative"
 
 step "docker compose run --rm --no-deps demo-client story (the README's 'tell it again'), under that switch"

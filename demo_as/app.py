@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         if app.state.lab is not None:
-            app.state.lab.writer.flush()  # the journal's queued events reach the database
+            app.state.lab.close()  # queued events stored; no lab thread uses the engine after
         engine.dispose()
 
     app = FastAPI(

@@ -144,7 +144,12 @@ class Settings(BaseSettings):
     lab_secret: str | None = Field(
         None,
         description="Bearer secret the RS reports lab events with (unset: generated into "
-        "DATA_DIR/lab-secret, mode 0600).",
+        "the lab secret file, mode 0600).",
+    )
+    lab_secret_file: Path | None = Field(
+        None,
+        description="Where the generated lab secret is kept (unset: DATA_DIR/lab-secret); an RS "
+        "reads it from there (compose shares only this file's volume with the RS).",
     )
     lab_max_events: int = Field(
         20000, ge=100, description="Journal retention: keep at most this many events."
@@ -201,6 +206,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'demo_as.db'}"
+
+    @property
+    def lab_secret_path(self) -> Path:
+        """``lab_secret_file`` if given, else ``lab-secret`` under ``data_dir``."""
+        return self.lab_secret_file or self.data_dir / "lab-secret"
 
     @property
     def users(self) -> dict[str, str]:

@@ -73,7 +73,8 @@ class _Served:
 
 @contextlib.contextmanager
 def _serve_all(*apps: tuple[Any, socket.socket]) -> Iterator[None]:
-    """Start every app at once and stop them all at once (start-up and shutdown overlap)."""
+    """Start every app at once (start-up overlaps); stop them last first, each once the one
+    after it has stopped: the RS's last lab report reaches the AS before the AS stops."""
     served = [_Served(app, sock) for app, sock in apps]
     try:
         deadline = time.monotonic() + 20
@@ -81,9 +82,8 @@ def _serve_all(*apps: tuple[Any, socket.socket]) -> Iterator[None]:
             one.wait_started(deadline)
         yield
     finally:
-        for one in served:
+        for one in reversed(served):
             one.stop()
-        for one in served:
             one.join()
 
 
@@ -115,11 +115,9 @@ def embedded_stack(
     lab_secret = secrets.token_urlsafe(32)
     as_overrides = {"lab_secret": lab_secret, **as_overrides}
     rs_overrides = {"lab_secret": lab_secret, **(rs_overrides or {})}
-    # The AS's lab writer may still be closing its SQLite files as the block ends: a leftover
-    # -wal file must not turn a finished story into a crash.
-    with tempfile.TemporaryDirectory(
-        prefix="demo-client-embedded-", ignore_cleanup_errors=True
-    ) as tmp:
+    # The servers are stopped (the AS's lab threads finished, its engine disposed) before the
+    # block ends, so nothing writes into the directory while it is removed.
+    with tempfile.TemporaryDirectory(prefix="demo-client-embedded-") as tmp:
         data = Path(tmp)
         as_settings = ASSettings(
             host="127.0.0.1",

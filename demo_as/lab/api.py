@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from demo_as.errors import NO_STORE, OAuthErrorBody
 from demo_as.lab import views
 from demo_as.lab.errors import LabError, UnknownClient, UnknownProbe, malformed
-from demo_as.lab.ingest import ingest, parse_batch, refuse_unless_lab_secret
+from demo_as.lab.ingest import ingest, parse_batch, probe_answer, refuse_unless_lab_secret
 from demo_as.lab.models import CLIENT_ID_LENGTH
 from demo_as.lab.request_guard import refuse_foreign_origin, refuse_unless_json
 
@@ -53,9 +54,9 @@ async def rs_events(
     refuse_unless_lab_secret(lab, authorization)
     refuse_unless_json(request)
     batch = parse_batch(await request.body())
-    answer, touched = ingest(lab, batch)
-    lab.grader.schedule(touched)
-    return JSONResponse(answer, headers=NO_STORE)
+    accepted = ingest(lab, batch)
+    rs_probes = await anyio.to_thread.run_sync(probe_answer, lab, batch)
+    return JSONResponse({"accepted": accepted, "rs_probes": rs_probes}, headers=NO_STORE)
 
 
 def engine_of(request: Request):

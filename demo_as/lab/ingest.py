@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from demo_as.lab.catalog import CHALLENGE_PROBES
 from demo_as.lab.errors import InvalidLabSecret, malformed
-from demo_as.lab.journal import NewEvent, write_events
+from demo_as.lab.journal import NewEvent
 from demo_as.lab.models import CLIENT_ID_LENGTH
 from demo_as.lab.probes import active_probes, mark_consumed, mark_delivered
 from demo_as.lab.runtime import LabRuntime, logger
@@ -103,10 +103,13 @@ def rs_probe_state(lab: LabRuntime) -> dict[str, Any]:
     }
 
 
-def ingest(lab: LabRuntime, batch: RSBatch) -> tuple[dict[str, Any], set[str]]:
-    """Store the batch; the answer and the clients it touched (for grading)."""
-    ids = write_events(lab.engine, lab.limits, stored_events(batch))
-    mark_consumed(lab.engine, batch.consumed_probes)
+def ingest(lab: LabRuntime, batch: RSBatch) -> int:
+    """Hand the batch's events to the journal writer (written off the request, in its next
+    transaction, graded after); returns how many were accepted."""
+    accepted = 0
+    for event in stored_events(batch):
+        event.graded = bool(event.client_id)
+        accepted += lab.writer.submit(event)
     previous = lab.rs_dropped.get(batch.resource, 0)
     if batch.dropped > previous:
         logger.warning(
@@ -116,5 +119,11 @@ def ingest(lab: LabRuntime, batch: RSBatch) -> tuple[dict[str, Any], set[str]]:
             batch.dropped,
         )
     lab.rs_dropped[batch.resource] = batch.dropped
-    touched = {e.client_id for e in batch.events if e.client_id}
-    return {"accepted": len(ids), "rs_probes": rs_probe_state(lab)}, touched
+    return accepted
+
+
+def probe_answer(lab: LabRuntime, batch: RSBatch) -> dict[str, Any]:
+    """Database work of a report (run in a worker thread): the probes the RS consumed, and the
+    RS-side probe state it must apply now."""
+    mark_consumed(lab.engine, batch.consumed_probes)
+    return rs_probe_state(lab)

@@ -39,31 +39,47 @@ class Grader:
         self.pending: set[str] = set()
         self.wake = threading.Condition()
         self.thread: threading.Thread | None = None
+        self.closed = threading.Event()
+        self.grading = threading.Lock()  # held for a pass: close() waits for it to end
 
     def schedule(self, client_ids: set[str]) -> None:
         with self.wake:
+            if self.closed.is_set():
+                return
             self.pending |= client_ids
             if self.thread is None:
                 self.thread = threading.Thread(target=self.run, name="lab-grader", daemon=True)
                 self.thread.start()
             self.wake.notify()
 
+    def close(self) -> None:
+        """No pass starts after this returns, and none is running (the app's engine can be
+        disposed and its files removed)."""
+        with self.wake:
+            self.closed.set()
+            self.wake.notify()
+        with self.grading:
+            pass
+
     def run(self) -> None:
         last_pass = 0.0
-        while True:
+        while not self.closed.is_set():
             with self.wake:
-                while not self.pending:
+                while not self.pending and not self.closed.is_set():
                     self.wake.wait()
-            threading.Event().wait(max(self.PAUSE, self.REST_FACTOR * last_pass))
-            with self.wake:
-                batch, self.pending = self.pending, set()
-            started = time.thread_time()
-            try:
-                if self.grade is not None:
-                    self.grade(batch)
-            except Exception:  # a grading bug must not stop later grading
-                logger.exception("lab: could not grade %d client(s)", len(batch))
-            last_pass = time.thread_time() - started
+            self.closed.wait(max(self.PAUSE, self.REST_FACTOR * last_pass))
+            with self.grading:
+                if self.closed.is_set():
+                    return
+                with self.wake:
+                    batch, self.pending = self.pending, set()
+                started = time.thread_time()
+                try:
+                    if self.grade is not None:
+                        self.grade(batch)
+                except Exception:  # a grading bug must not stop later grading
+                    logger.exception("lab: could not grade %d client(s)", len(batch))
+                last_pass = time.thread_time() - started
 
 
 class JournalWriter:
@@ -82,9 +98,13 @@ class JournalWriter:
         self.dropped = 0
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
+        self.closed = False
 
-    def submit(self, event: NewEvent) -> None:
+    def submit(self, event: NewEvent) -> bool:
+        """Queue ``event``; False when it was dropped (queue full, or shutting down)."""
         with self.lock:
+            if self.closed:
+                return False  # the app is shutting down: its database is about to be closed
             if self.thread is None:
                 self.thread = threading.Thread(target=self.run, name="lab-journal", daemon=True)
                 self.thread.start()
@@ -93,10 +113,18 @@ class JournalWriter:
         except queue.Full:
             self.dropped += 1
             logger.warning("lab: journal queue full, %d events dropped so far", self.dropped)
+            return False
+        return True
 
     def flush(self) -> None:
         if self.thread is not None:
             self.queue.join()
+
+    def close(self) -> None:
+        """Store what is queued and accept nothing more."""
+        with self.lock:
+            self.closed = True
+        self.flush()
 
     def run(self) -> None:
         while True:
@@ -132,6 +160,12 @@ class LabRuntime:
     def __post_init__(self) -> None:
         self.writer = JournalWriter(self.engine, self.limits, self.grader)
         self.probes = ProbeSnapshot(self.engine)
+
+    def close(self) -> None:
+        """At app shutdown: the queued events are stored, then no lab thread touches the
+        database again (so the engine can be disposed and a temporary data directory removed)."""
+        self.writer.close()
+        self.grader.close()
 
 
 class ProbeSnapshot:
@@ -174,6 +208,6 @@ def create_lab_runtime(settings: Settings, engine: Engine) -> LabRuntime | None:
     return LabRuntime(
         engine=engine,
         settings=settings,
-        secret=load_or_create_lab_secret(settings.lab_secret, settings.data_dir),
+        secret=load_or_create_lab_secret(settings.lab_secret, settings.lab_secret_path),
         limits=JournalLimits(settings.lab_max_events, settings.lab_max_age_seconds),
     )

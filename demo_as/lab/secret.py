@@ -1,8 +1,10 @@
 """The lab secret the RS presents when it reports events (``Authorization: Bearer <secret>``).
 
 Setting ``lab_secret`` (env ``DEMO_AS_LAB_SECRET``) wins; when it is unset the AS generates one at
-first start and keeps it in ``<data_dir>/lab-secret`` (file 0600, directory 0700), reusing it on
-restart, so a co-located RS can read it from the same directory.
+first start and keeps it in ``lab_secret_file`` (default ``<data_dir>/lab-secret``; file 0600,
+directory 0700), reusing it on restart, so an RS running as the same user can read it. Under
+compose that file is on a volume of its own, so the RS is given the secret and nothing else of
+the AS's (not its database, which holds the signing key).
 """
 
 from __future__ import annotations
@@ -12,20 +14,18 @@ import os
 import secrets
 from pathlib import Path
 
-SECRET_FILE = "lab-secret"
 
-
-def load_or_create_lab_secret(configured: str | None, data_dir: Path) -> str:
-    """The configured secret, else the one in ``data_dir``, else a new one written there."""
+def load_or_create_lab_secret(configured: str | None, path: Path) -> str:
+    """The configured secret, else the one in the file at ``path``, else a new one written
+    there."""
     if configured:
         return configured
-    path = data_dir / SECRET_FILE
     if path.exists():
         existing = path.read_text().strip()
         if existing:
             return existing
-    data_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
     secret = secrets.token_urlsafe(32)
     # O_EXCL + 0600: never readable by others, not even for an instant; a concurrent first start
     # that lost the race reads the winner's secret.

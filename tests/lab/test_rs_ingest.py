@@ -7,7 +7,7 @@ import time
 
 from lab.conftest import RESOURCE
 
-from demo_as.lab.secret import SECRET_FILE
+SECRET_FILE = "lab-secret"  # the default: under the data directory
 
 
 def rs_event(kind: str, **fields: object) -> dict:
@@ -24,6 +24,16 @@ def test_secret_is_generated_private_and_reused(start_lab, tmp_path):
     assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
     assert path.read_text().strip() == first.secret
     assert start_lab().secret == first.secret
+
+
+def test_the_secret_file_can_live_apart_from_the_data_directory(start_lab, tmp_path):
+    """Compose gives the RS a volume with this file only, not the AS's database and key."""
+    path = tmp_path / "shared" / "secret"
+    lab = start_lab(lab_secret_file=path)
+    assert path.read_text().strip() == lab.secret
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert not (tmp_path / SECRET_FILE).exists()
 
 
 def test_configured_secret_wins(start_lab, tmp_path):
