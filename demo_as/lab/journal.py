@@ -160,16 +160,36 @@ def client_rows(engine: Engine, client_id: str, after_id: int | None = None) -> 
         return list(connection.execute(query.order_by(table.c.at, table.c.id)).all())
 
 
-def client_ids_seen(engine: Engine) -> list[tuple[str, float, float]]:
-    """Every attributed client: ``(client_id, first_seen, last_seen)`` ordered by first seen."""
+def client_ids_seen(engine: Engine) -> list[tuple[str, tuple[int, int]]]:
+    """Every attributed client, ordered by first seen, with its journal stamp (the number of
+    its events and the largest id among them: they change whenever its events do)."""
     with session(engine) as db:
         rows = db.exec(
-            select(LabEvent.client_id, func.min(LabEvent.at), func.max(LabEvent.at))
+            select(LabEvent.client_id, func.count(LabEvent.id), func.max(LabEvent.id))
             .where(LabEvent.client_id.is_not(None))
             .group_by(LabEvent.client_id)
             .order_by(func.min(LabEvent.at))
         ).all()
-    return [(str(r[0]), float(r[1]), float(r[2])) for r in rows]
+    return [(str(r[0]), (int(r[1]), int(r[2]))) for r in rows]
+
+
+def client_stamp(engine: Engine, client_id: str) -> tuple[int, int]:
+    """The number of the client's events and their largest id; ``(0, 0)`` for none."""
+    with session(engine) as db:
+        row = db.exec(
+            select(func.count(LabEvent.id), func.max(LabEvent.id)).where(
+                LabEvent.client_id == client_id
+            )
+        ).first()
+    return (int(row[0]), int(row[1] or 0)) if row else (0, 0)
+
+
+def registrations_stamp(engine: Engine) -> int:
+    """The largest id of a registration event (another client's registration can change the
+    ``registers-once`` verdict: twins)."""
+    with session(engine) as db:
+        row = db.exec(select(func.max(LabEvent.id)).where(LabEvent.kind == "registration")).first()
+    return int(row[0] or 0) if row else 0
 
 
 def client_known(engine: Engine, client_id: str) -> bool:

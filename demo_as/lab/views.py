@@ -7,7 +7,10 @@ a client the journal does not know. Probe functions raise ``UnknownProbe``/``Unk
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import weakref
+from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +26,9 @@ from demo_as.lab.journal import (
     client_ids_seen,
     client_known,
     client_rows,
+    client_stamp,
     iso,
+    registrations_stamp,
     write_events,
 )
 from demo_as.lab.markdown import render_report
@@ -165,15 +170,56 @@ def event_dict(row: LabEvent, rule: str | None) -> dict[str, Any]:
     }
 
 
+class GradedStates:
+    """Graded clients, reused while nothing that decides their verdicts changed.
+
+    Grading reads all of a client's events, and the instructor's ``/lab`` page asks for every
+    client every 1.5 s: regrading a quiet room on every poll would cost more than the room's
+    traffic. A client is graded again when its events change (their count or largest id), when
+    any client registers (``registers-once`` compares twins), or ``REGRADE_SECONDS`` after the
+    last grading (one rule depends on the clock: an unredeemed code expiring). At most
+    ``MAX_CLIENTS`` states per database are kept (least recently used dropped)."""
+
+    REGRADE_SECONDS = 5.0
+    MAX_CLIENTS = 2000
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_engine: weakref.WeakKeyDictionary[Engine, OrderedDict] = weakref.WeakKeyDictionary()
+
+    def get(self, engine: Engine, client_id: str, stamp: tuple[int, int]) -> ClientState:
+        key = (stamp, registrations_stamp(engine), int(time.time() // self.REGRADE_SECONDS))
+        with self.lock:
+            states = self.by_engine.setdefault(engine, OrderedDict())
+            cached = states.get(client_id)
+            if cached is not None and cached[0] == key:
+                states.move_to_end(client_id)
+                return cached[1]
+        state = ClientState(engine, client_id)  # outside the lock: grading takes a while
+        with self.lock:
+            states[client_id] = (key, state)
+            states.move_to_end(client_id)
+            while len(states) > self.MAX_CLIENTS:
+                states.popitem(last=False)
+        return state
+
+
+GRADED = GradedStates()
+
+
 def state_of(engine: Engine, client_id: str) -> ClientState | None:
-    if not client_known(engine, client_id):
+    stamp = client_stamp(engine, client_id)
+    if stamp[0] == 0:
         return None
-    return ClientState(engine, client_id)
+    return GRADED.get(engine, client_id, stamp)
 
 
 def list_clients(engine: Engine) -> list[dict]:
     """Every client the journal names, ordered by first seen."""
-    return [ClientState(engine, client_id).summary() for client_id, _, _ in client_ids_seen(engine)]
+    return [
+        GRADED.get(engine, client_id, stamp).summary()
+        for client_id, stamp in client_ids_seen(engine)
+    ]
 
 
 def client_summary(engine: Engine, client_id: str) -> dict | None:
