@@ -26,12 +26,20 @@ from pathlib import Path
 
 import httpx2
 from loadgen import LoadResult, RequestFailed, http_client, run_load
-from mcp_raw import modern_headers, open_session, tool_call_body, tool_result
-from oauth_flow import refresh, token_round_trip
-from peer import PeerIntrospect, PeerStack, PeerToolCall, peer_token_round_trip
-from stack import INTROSPECTION_SECRET, Server
+from measurements import StatelessToolCall
+from peer import PEER_TOOL, PeerIntrospect, PeerStack, peer_token_round_trip
+from stack import INTROSPECTION_SECRET
 
 from scoped_tools_server.transport_security import MAX_SESSIONS
+from tests.harness.mcp_raw import (
+    encoded,
+    open_session_async,
+    stateless_headers,
+    successful_result,
+    tool_call,
+)
+from tests.harness.oauth_flow import first_token, refresh_grant
+from tests.harness.subprocess_servers import ServerProcess
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ class Side:
 
     label: str
     request: Callable
-    servers: list[Server]
+    servers: list[ServerProcess]
     results: list[LoadResult] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
 
@@ -87,7 +95,7 @@ class Side:
         )
 
 
-def total_cpu(servers: list[Server]) -> float:
+def total_cpu(servers: list[ServerProcess]) -> float:
     return sum(server.cpu_seconds() for server in servers)
 
 
@@ -118,7 +126,7 @@ class OurFirstToken:
         self.issuer, self.resource = issuer, resource
 
     async def __call__(self, client: httpx2.AsyncClient, worker_id: int) -> None:
-        await token_round_trip(client, self.issuer, self.resource)
+        await first_token(client, self.issuer, self.resource)
 
 
 class PeerFirstToken:
@@ -144,7 +152,7 @@ class OurIntrospect:
 
 
 async def as_first_token(
-    auth: Server, resource: str, peer: PeerStack | None, sizes: CostSizes
+    auth: ServerProcess, resource: str, peer: PeerStack | None, sizes: CostSizes
 ) -> list[Side]:
     """AS CPU per new client's first token, 4 clients at a time, ours and the peer's."""
     sides = [Side("our AS", OurFirstToken(auth.base_url, resource), [auth])]
@@ -157,7 +165,11 @@ async def as_first_token(
 
 
 async def as_introspection(
-    auth: Server, token: str, peer: PeerStack | None, peer_token: str | None, sizes: CostSizes
+    auth: ServerProcess,
+    token: str,
+    peer: PeerStack | None,
+    peer_token: str | None,
+    sizes: CostSizes,
 ) -> list[Side]:
     """AS CPU per ``/introspect`` (8 callers), ours and the peer's."""
     sides = [Side("our AS", OurIntrospect(auth.base_url, token), [auth])]
@@ -173,18 +185,18 @@ class RefreshChains:
         self.issuer, self.grants = issuer, grants
 
     async def __call__(self, client: httpx2.AsyncClient, worker_id: int) -> None:
-        await refresh(client, self.issuer, self.grants[worker_id])
+        await refresh_grant(client, self.issuer, self.grants[worker_id])
 
 
 async def refresh_by_sync_mode(
-    normal: Server, full: Server, resource: str, sizes: CostSizes
+    normal: ServerProcess, full: ServerProcess, resource: str, sizes: CostSizes
 ) -> list[Side]:
     """Refresh grants, 32 workers, on an AS with SQLite ``synchronous=NORMAL`` (the default) and
     one with ``FULL`` (fsync per commit), alternating rounds."""
     sides = []
     async with http_client(32) as client:
         for label, server in (("synchronous=NORMAL", normal), ("synchronous=FULL", full)):
-            grants = [await token_round_trip(client, server.base_url, resource) for _ in range(32)]
+            grants = [await first_token(client, server.base_url, resource) for _ in range(32)]
             sides.append(Side(label, RefreshChains(server.base_url, grants), [server]))
     return await alternate(sides, concurrency=32, seconds=sizes.round_seconds, rounds=sizes.rounds)
 
@@ -227,13 +239,13 @@ class WhoamiWithTokens:
 
     def __init__(self, url: str, tokens: list[str]) -> None:
         self.url = url
-        self.body = tool_call_body("whoami", {}, modern=True, request_id=1)
-        self.headers = [modern_headers(token, "whoami") for token in tokens]
+        self.body = encoded(tool_call("whoami", {}, 1, stateless=True))
+        self.headers = [stateless_headers(token, "whoami") for token in tokens]
         self._next = itertools.cycle(self.headers)
 
     async def __call__(self, client: httpx2.AsyncClient, worker_id: int) -> None:
         response = await client.post(self.url, content=self.body, headers=next(self._next))
-        tool_result(response)
+        successful_result(response)
 
 
 async def with_retries(request: Callable, client: httpx2.AsyncClient, attempts: int = 3) -> None:
@@ -248,7 +260,7 @@ async def with_retries(request: Callable, client: httpx2.AsyncClient, attempts: 
 
 
 async def token_cache_scaling(
-    rs: Server, as_database: Path, issuer: str, one_token: str, sizes: CostSizes
+    rs: ServerProcess, as_database: Path, issuer: str, one_token: str, sizes: CostSizes
 ) -> list[Side]:
     """RS CPU per whoami with ``distinct_tokens`` tokens in turn vs one token, alternating.
     A first pass over every distinct token fills the cache, as a long-running workshop does."""
@@ -283,29 +295,32 @@ class SessionMemory:
         return self.kib_per_session * MAX_SESSIONS / 1024
 
 
-def rss_kib(server: Server) -> int:
+def rss_kib(server: ServerProcess) -> int:
     return int(server.rss_mb() * 1024)
 
 
-async def session_memory(rs: Server, token: str, sizes: CostSizes) -> SessionMemory:
+async def session_memory(rs: ServerProcess, token: str, sizes: CostSizes) -> SessionMemory:
     """RSS growth of the RS per held 2025-11-25 session (``initialize`` +
     ``notifications/initialized``, then left open), after a warm-up of 20 sessions."""
     url = f"{rs.base_url}/mcp"
     async with http_client(8) as client:
         for _ in range(20):
-            await open_session(client, url, token)
+            await open_session_async(client, url, token)
         before = rss_kib(rs)
         remaining = sizes.held_sessions
         while remaining:
             batch = min(8, remaining)
-            await asyncio.gather(*(open_session(client, url, token) for _ in range(batch)))
+            await asyncio.gather(*(open_session_async(client, url, token) for _ in range(batch)))
             remaining -= batch
         await asyncio.sleep(0.5)
         return SessionMemory(sizes.held_sessions, before, rss_kib(rs))
 
 
 async def introspection_vs_peer(
-    ours: tuple[Server, Server, str], peer: PeerStack, peer_token: str, sizes: CostSizes
+    ours: tuple[ServerProcess, ServerProcess, str],
+    peer: PeerStack,
+    peer_token: str,
+    sizes: CostSizes,
 ) -> list[Side]:
     """whoami through our RS (``--token-check introspect``) and its AS ÷ the peer's tool call
     through its RS (pooled introspection) and its AS, 32 clients, alternating rounds."""
@@ -318,7 +333,7 @@ async def introspection_vs_peer(
         ),
         Side(
             "peer RS + AS (pooled introspection)",
-            PeerToolCall(f"{peer.rs.base_url}/mcp", peer_token),
+            StatelessToolCall(f"{peer.rs.base_url}/mcp", peer_token, PEER_TOOL),
             [peer.rs, peer.auth],
         ),
     ]

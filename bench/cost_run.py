@@ -14,7 +14,9 @@ from loadgen import http_client
 from measurements import obtain_token
 from peer import PeerStack, peer_token_round_trip
 from report import Figure, Report
-from stack import Server, free_loopback_port, start_as, wait_healthy
+from stack import start_as, wait_ready
+
+from tests.harness.subprocess_servers import ServerProcess, free_loopback_port
 
 PEER = "the official python-sdk simple-auth example (same SDK, same run, alternating rounds)"
 
@@ -60,7 +62,7 @@ def add_ours_and_ratio(
 
 
 async def first_token_figures(
-    report: Report, auth: Server, resource: str, peer: PeerStack | None, sizes: c.CostSizes
+    report: Report, auth: ServerProcess, resource: str, peer: PeerStack | None, sizes: c.CostSizes
 ) -> None:
     sides = await c.as_first_token(auth, resource, peer, sizes)
     add_ours_and_ratio(
@@ -79,7 +81,7 @@ async def first_token_figures(
 
 async def introspection_figures(
     report: Report,
-    auth: Server,
+    auth: ServerProcess,
     token: str,
     peer: PeerStack | None,
     peer_token: str | None,
@@ -99,7 +101,7 @@ async def introspection_figures(
 
 async def token_cache_figures(
     report: Report,
-    rs: Server,
+    rs: ServerProcess,
     as_database: Path,
     issuer: str,
     token: str,
@@ -123,7 +125,9 @@ async def token_cache_figures(
     detail_sides(report, "token cache", sides)
 
 
-async def session_figures(report: Report, rs: Server, token: str, sizes: c.CostSizes) -> None:
+async def session_figures(
+    report: Report, rs: ServerProcess, token: str, sizes: c.CostSizes
+) -> None:
     memory = await c.session_memory(rs, token, sizes)
     report.add(
         Figure(
@@ -154,8 +158,8 @@ async def session_figures(report: Report, rs: Server, token: str, sizes: c.CostS
 
 async def introspection_peer_figures(
     report: Report,
-    rs: Server,
-    auth: Server,
+    rs: ServerProcess,
+    auth: ServerProcess,
     token: str,
     peer: PeerStack | None,
     peer_token: str | None,
@@ -186,7 +190,7 @@ async def introspection_peer_figures(
 
 
 async def sync_mode_figures(
-    report: Report, auth: Server, workdir: Path, resource: str, sizes: c.CostSizes
+    report: Report, auth: ServerProcess, workdir: Path, resource: str, sizes: c.CostSizes
 ) -> None:
     full = start_as(
         workdir,
@@ -196,7 +200,7 @@ async def sync_mode_figures(
         extra=["--sqlite-synchronous", "full"],
     )
     try:
-        wait_healthy([full])
+        wait_ready([full])
         sides = await c.refresh_by_sync_mode(auth, full, resource, sizes)
     finally:
         full.stop()
@@ -218,9 +222,9 @@ async def sync_mode_figures(
 async def measure_costs(
     report: Report,
     *,
-    auth: Server,
-    rs_jwt: Server,
-    rs_introspect: Server,
+    auth: ServerProcess,
+    rs_jwt: ServerProcess,
+    rs_introspect: ServerProcess,
     workdir: Path,
     peer: PeerStack | None,
     sizes: c.CostSizes,

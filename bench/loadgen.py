@@ -3,7 +3,8 @@
 A *request function* does one logical operation against a server and raises ``RequestFailed`` (or
 any exception) when the answer is not the expected success; the generator counts successes,
 failures and per-request latency for a fixed wall-clock duration. Nothing here knows about MCP or
-OAuth: ``mcp_raw.py`` and ``oauth_flow.py`` build the request functions.
+OAuth: ``tests.harness.mcp_raw`` and ``tests.harness.oauth_flow`` (the test kit) and
+``measurements.py`` build the request functions.
 """
 
 from __future__ import annotations

@@ -18,13 +18,20 @@ from typing import Any
 import httpx2
 from joserfc import jws
 from loadgen import LoadResult, http_client, percentile, run_load
-from mcp_raw import ModernWhoami, call_in_session, call_modern, open_session
-from oauth_flow import Grant, refresh, token_round_trip
-from stack import Server, console_script
 
 from scoped_tools_server.jwks import JwksCache
 from scoped_tools_server.scope_gate import bearer_token
 from scoped_tools_server.token_verification import JwtTokenVerifier
+from tests.harness.mcp_raw import (
+    call_tool_async,
+    encoded,
+    open_session_async,
+    stateless_headers,
+    successful_result,
+    tool_call,
+)
+from tests.harness.oauth_flow import Grant, first_token, refresh_grant
+from tests.harness.subprocess_servers import ServerProcess, console_script
 
 
 @dataclass
@@ -46,7 +53,7 @@ async def measure_token_round_trips(issuer: str, resource: str, count: int) -> T
     async with http_client(1) as client:
         for index in range(count + 3):
             started = time.perf_counter()
-            await token_round_trip(client, issuer, resource)
+            await first_token(client, issuer, resource)
             if index >= 3:
                 timings.append((time.perf_counter() - started) * 1000)
     return TokenTimings(timings)
@@ -57,10 +64,10 @@ async def measure_refresh_throughput(
 ) -> LoadResult:
     """``/token`` refresh grants per second, each worker rotating its own grant's refresh token."""
     async with http_client(concurrency) as client:
-        grants = [await token_round_trip(client, issuer, resource) for _ in range(concurrency)]
+        grants = [await first_token(client, issuer, resource) for _ in range(concurrency)]
 
         async def one_refresh(http: httpx2.AsyncClient, worker_id: int) -> None:
-            await refresh(http, issuer, grants[worker_id])
+            await refresh_grant(http, issuer, grants[worker_id])
 
         return await run_load(
             client, one_refresh, concurrency=concurrency, seconds=seconds, cpu_clock=cpu_clock
@@ -69,7 +76,7 @@ async def measure_refresh_throughput(
 
 async def obtain_token(issuer: str, resource: str) -> Grant:
     async with http_client(1) as client:
-        return await token_round_trip(client, issuer, resource)
+        return await first_token(client, issuer, resource)
 
 
 @dataclass
@@ -164,8 +171,8 @@ class PairedThroughput:
 
 
 async def measure_paired_whoami(
-    a: tuple[Server, str],
-    b: tuple[Server, str],
+    a: tuple[ServerProcess, str],
+    b: tuple[ServerProcess, str],
     *,
     concurrency: int,
     seconds: float,
@@ -174,8 +181,8 @@ async def measure_paired_whoami(
     """Stateless ``tools/call whoami`` throughput of two servers, ``rounds`` alternating rounds
     each (order flipped every round so drift and warm-up hit both alike), after a warm-up."""
     (server_a, token_a), (server_b, token_b) = a, b
-    call_a = ModernWhoami(f"{server_a.base_url}/mcp", token_a)
-    call_b = ModernWhoami(f"{server_b.base_url}/mcp", token_b)
+    call_a = StatelessToolCall(f"{server_a.base_url}/mcp", token_a)
+    call_b = StatelessToolCall(f"{server_b.base_url}/mcp", token_b)
     paired = PairedThroughput()
     async with http_client(concurrency) as client:
         for call in (call_a, call_b):  # warm-up: JWKS fetch, connections, caches
@@ -194,6 +201,20 @@ async def measure_paired_whoami(
     return paired
 
 
+class StatelessToolCall:
+    """The request function of the throughput figures: stateless ``tools/call`` of ``tool``
+    (default ``whoami``), its body and headers encoded once."""
+
+    def __init__(self, url: str, token: str, tool: str = "whoami") -> None:
+        self.url = url
+        self.body = encoded(tool_call(tool, {}, 1, stateless=True))
+        self.headers = stateless_headers(token, tool)
+
+    async def __call__(self, client: httpx2.AsyncClient, worker_id: int) -> None:
+        response = await client.post(self.url, content=self.body, headers=self.headers)
+        successful_result(response)
+
+
 class NotesWorkload:
     """The load run's request mix, per worker: create_note → read_note → list_notes →
     delete_note → whoami, over and over (notes stay bounded). Even workers use 2026-07-28
@@ -210,7 +231,7 @@ class NotesWorkload:
 
     async def __call__(self, client: httpx2.AsyncClient, worker_id: int) -> None:
         if worker_id % 2 == 1 and worker_id not in self.session:
-            self.session[worker_id] = await open_session(client, self.url, self.token)
+            self.session[worker_id] = await open_session_async(client, self.url, self.token)
             return
         step = self.step.get(worker_id, 0)
         tool = self.STEPS[step]
@@ -219,20 +240,16 @@ class NotesWorkload:
             arguments = {"title": f"bench {worker_id}", "body": "load run"}
         elif tool in ("read_note", "delete_note"):
             arguments = {"note_id": self.note_id[worker_id]}
-        if worker_id % 2 == 1:
-            call = call_in_session(
-                client, self.url, self.token, self.session[worker_id], tool, arguments
-            )
-        else:
-            call = call_modern(client, self.url, self.token, tool, arguments)
-        result = await call
+        result = await call_tool_async(
+            client, self.url, self.token, tool, arguments, session_id=self.session.get(worker_id)
+        )
         if tool == "create_note":
             self.note_id[worker_id] = int(result["structuredContent"]["id"])
         self.step[worker_id] = (step + 1) % len(self.STEPS)
 
 
 async def measure_load(
-    server: Server, token: str, *, concurrency: int, seconds: float
+    server: ServerProcess, token: str, *, concurrency: int, seconds: float
 ) -> LoadResult:
     workload = NotesWorkload(f"{server.base_url}/mcp", token)
     async with http_client(concurrency) as client:
@@ -266,7 +283,7 @@ def run_story_once(workdir: Any, env: dict[str, str], timings: StoryTimings) -> 
     first line of output, CPU time (user + system, from ``wait4``)."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [console_script("demo-client"), "story"],
+        [*console_script("demo-client"), "story"],
         cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,

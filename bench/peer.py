@@ -18,17 +18,17 @@ the code) and the code exchange: five requests.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 from loadgen import RequestFailed
-from mcp_raw import modern_headers, tool_call_body, tool_result
-from oauth_flow import REDIRECT_URI, authorization_query, expect, pkce_pair, register
-from stack import Server, free_loopback_port, start_server, wait_healthy
+from stack import wait_ready
+
+from tests.harness.http_steps import Call, Steps, drive_async, expect_status
+from tests.harness.oauth_flow import REDIRECT_URI, AuthorizationRequest, code_from, register_steps
+from tests.harness.subprocess_servers import ServerProcess, free_loopback_port
 
 BENCH_DIR = Path(__file__).resolve().parent
 PEER_SCOPE = "user"
@@ -37,11 +37,11 @@ PEER_TOOL = "get_time"
 
 @dataclass
 class PeerStack:
-    auth: Server
-    rs: Server
+    auth: ServerProcess
+    rs: ServerProcess
 
     @property
-    def all(self) -> list[Server]:
+    def all(self) -> list[ServerProcess]:
         return [self.auth, self.rs]
 
 
@@ -57,25 +57,25 @@ def check_peer_dir(peer_dir: Path) -> Path:
 def start_peer(peer_dir: Path, workdir: Path) -> PeerStack:
     """The peer's AS and its RS (pooled introspection), each on a free port."""
     as_port, rs_port = free_loopback_port(), free_loopback_port()
-    env = {**os.environ, "PYTHONPATH": str(peer_dir)}
+    env = {"PYTHONPATH": str(peer_dir)}
     launcher = [sys.executable, str(BENCH_DIR / "peer_launcher.py")]
-    auth = start_server(
-        "peer_as",
+    auth = ServerProcess(
         [*launcher, "as", "--port", str(as_port)],
         f"http://localhost:{as_port}",
+        workdir / "peer_as.log",
         workdir,
-        env=env,
-    )
-    rs = start_server(
-        "peer_rs",
+        env,
+    ).spawn()
+    rs = ServerProcess(
         [*launcher, "rs-pooled", "--port", str(rs_port), "--auth-server", auth.base_url],
         f"http://localhost:{rs_port}",
+        workdir / "peer_rs.log",
         workdir,
-        env=env,
-    )
+        env,
+    ).spawn()
     try:
-        wait_healthy([auth], path="/.well-known/oauth-authorization-server")
-        wait_healthy([rs], path="/.well-known/oauth-protected-resource/mcp")
+        wait_ready([auth], path="/.well-known/oauth-authorization-server")
+        wait_ready([rs], path="/.well-known/oauth-protected-resource/mcp")
     except BaseException:
         auth.stop()
         rs.stop()
@@ -83,45 +83,28 @@ def start_peer(peer_dir: Path, workdir: Path) -> PeerStack:
     return PeerStack(auth, rs)
 
 
-def _query(location: str) -> dict[str, str]:
-    return {name: values[0] for name, values in parse_qs(urlsplit(location).query).items()}
+def peer_first_token_steps(issuer: str, resource: str) -> Steps:
+    client = yield from register_steps(issuer, None, scope=PEER_SCOPE, client_name="bench")
+    request = AuthorizationRequest(client["client_id"], REDIRECT_URI, resource, PEER_SCOPE)
+    authorized = yield Call(
+        "GET", f"{issuer}/authorize", {"params": request.params(), "follow_redirects": False}
+    )
+    expect_status(authorized, 302, "peer authorize")
+    expect_status((yield Call("GET", authorized.headers["location"])), 200, "peer login page")
+    credentials = {"username": "demo_user", "password": "demo_password", "state": request.state}
+    logged_in = yield Call(
+        "POST", f"{issuer}/login/callback", {"data": credentials, "follow_redirects": False}
+    )
+    expect_status(logged_in, 302, "peer login callback")
+    code = code_from(logged_in, request)
+    token = yield Call("POST", f"{issuer}/token", {"data": request.token_request(code)})
+    expect_status(token, 200, "peer token")
+    return str(token.json()["access_token"])
 
 
 async def peer_token_round_trip(client: httpx2.AsyncClient, issuer: str, resource: str) -> str:
     """The peer's first token for a new client (five requests); returns the access token."""
-    client_id = await register(client, issuer, {"scope": PEER_SCOPE})
-    verifier, challenge = pkce_pair()
-    state = os.urandom(8).hex()
-    authorized = await client.get(
-        f"{issuer}/authorize",
-        params=authorization_query(client_id, PEER_SCOPE, state, challenge, resource),
-        follow_redirects=False,
-    )
-    expect(authorized, 302, "peer authorize")
-    login_url = authorized.headers["location"]
-    expect(await client.get(login_url), 200, "peer login page")
-    logged_in = await client.post(
-        f"{issuer}/login/callback",
-        data={"username": "demo_user", "password": "demo_password", "state": state},
-        follow_redirects=False,
-    )
-    expect(logged_in, 302, "peer login callback")
-    query = _query(logged_in.headers["location"])
-    if query.get("state") != state or "code" not in query:
-        raise RequestFailed(f"peer authorization response: {query}")
-    token = await client.post(
-        f"{issuer}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": query["code"],
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-            "client_id": client_id,
-            "resource": resource,
-        },
-    )
-    expect(token, 200, "peer token")
-    return str(token.json()["access_token"])
+    return await drive_async(client, peer_first_token_steps(issuer, resource))
 
 
 class PeerIntrospect:
@@ -135,15 +118,3 @@ class PeerIntrospect:
         response = await client.post(self.url, data=self.data)
         if response.status_code != 200 or response.json().get("active") is not True:
             raise RequestFailed(f"peer introspect: HTTP {response.status_code}: {response.text}")
-
-
-class PeerToolCall:
-    """Request function: stateless 2026-07-28 ``tools/call get_time`` on the peer's RS."""
-
-    def __init__(self, url: str, token: str) -> None:
-        self.url = url
-        self.body = tool_call_body(PEER_TOOL, {}, modern=True, request_id=1)
-        self.headers = modern_headers(token, PEER_TOOL)
-
-    async def __call__(self, client: httpx2.AsyncClient, worker_id: int) -> None:
-        tool_result(await client.post(self.url, content=self.body, headers=self.headers))

@@ -21,13 +21,14 @@ from pathlib import Path
 
 import measurements as m
 from loadgen import http_client, run_load
-from mcp_raw import ModernWhoami
-from stack import free_loopback_port, start_as, start_rs, wait_healthy
+from stack import start_as, start_rs, wait_ready
+
+from tests.harness.subprocess_servers import free_loopback_port
 
 
 async def drive(base_url: str, issuer: str, seconds: float, concurrency: int) -> str:
     grant = await m.obtain_token(issuer, f"{base_url}/mcp")
-    call = ModernWhoami(f"{base_url}/mcp", grant.access_token)
+    call = m.StatelessToolCall(f"{base_url}/mcp", grant.access_token)
     async with http_client(concurrency) as client:
         result = await run_load(client, call, concurrency=concurrency, seconds=seconds)
     return f"{result.requests} requests, {result.errors} errors, {result.rps:.0f} req/s"
@@ -63,7 +64,7 @@ def main() -> int:
             prefix=profiler if args.target == "rs" else (),
         )
         try:
-            wait_healthy([auth, resource])
+            wait_ready([auth, resource])
             print(asyncio.run(drive(resource.base_url, issuer, args.seconds, args.concurrency)))
         finally:
             resource.stop(signal.SIGINT)

@@ -10,6 +10,10 @@ RS (``peer.py``), measures, prints one ``name: value`` line per figure and write
 file. Exit status 1 only on a real failure (an error during a
 load run, a failed story, a crash), never for a missed performance goal: those are reported in
 the results file. The README's "Benchmarks" section explains every figure.
+
+The honest client, the raw MCP requests and the server processes are the test kit's
+(``tests.harness``): ``uv sync`` installs this project editable, which puts the repository root on
+the interpreter's path, so ``tests.harness`` imports with no path set-up of our own.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ import measurements as m
 from cost_run import measure_costs
 from peer import PeerStack, check_peer_dir, start_peer
 from report import BENCH_DIR, Figure, Report, write
-from stack import PortTaken, Server, free_loopback_port, start_as, start_rs, wait_healthy
+from stack import start_as, start_rs, wait_ready
+
+from tests.harness.subprocess_servers import PortTaken, ServerProcess, free_loopback_port
 
 CONCURRENCY = 32
 
@@ -54,14 +60,14 @@ QUICK = Sizes(10, 2.0, 300, 0.75, 4, 1, 5.0, 1)
 
 @dataclass
 class Stack:
-    auth: Server
-    gate_on: Server
-    gate_off: Server
-    introspect: Server
-    journal_off: Server
+    auth: ServerProcess
+    gate_on: ServerProcess
+    gate_off: ServerProcess
+    introspect: ServerProcess
+    journal_off: ServerProcess
 
     @property
-    def all(self) -> list[Server]:
+    def all(self) -> list[ServerProcess]:
         return [self.auth, self.gate_on, self.gate_off, self.introspect, self.journal_off]
 
 
@@ -81,7 +87,7 @@ def start_stack_once(workdir: Path) -> Stack:
     as_port, on_port, off_port, intro_port, journal_off_port = ports
     issuer = f"http://127.0.0.1:{as_port}"
     resources = [f"http://127.0.0.1:{port}/mcp" for port in ports[1:]]
-    servers: list[Server] = []
+    servers: list[ServerProcess] = []
     try:
         servers.append(start_as(workdir, resources, as_port))
         servers.append(
@@ -114,7 +120,7 @@ def start_stack_once(workdir: Path) -> Stack:
                 lab_report=False,
             )
         )
-        wait_healthy(servers)
+        wait_ready(servers)
     except BaseException:
         for server in servers:
             server.stop()
@@ -223,7 +229,7 @@ async def measure_gate(report: Report, stack: Stack, sizes: Sizes, token: str) -
 
 
 async def paired_with_gate_on(
-    stack: Stack, other: Server, sizes: Sizes, token: str
+    stack: Stack, other: ServerProcess, sizes: Sizes, token: str
 ) -> m.PairedThroughput:
     """whoami on the gate-on RS (with ``token``) against ``other`` (with a token for it)."""
     other_token = await m.obtain_token(stack.auth.base_url, f"{other.base_url}/mcp")
@@ -248,7 +254,7 @@ async def measure_introspection(report: Report, stack: Stack, sizes: Sizes, toke
     report.detail(rounds_detail(f"whoami, introspect ({paired.b_rps:.0f} req/s)", paired.b))
 
 
-def lab_rs_events(auth: Server) -> int:
+def lab_rs_events(auth: ServerProcess) -> int:
     """How many RS events the AS's lab stored (what the bounded queue did not drop)."""
     database = auth.log_path.parent / "demo_as.db"
     with contextlib.closing(sqlite3.connect(database)) as db:

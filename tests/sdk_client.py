@@ -8,11 +8,36 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx2
+from harness.oauth_flow import registration_metadata
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 from sdk_token_storage import MemoryStorage
+
+
+def sdk_provider(
+    resource_url: str,
+    *,
+    client_name: str,
+    redirect_uri: str,
+    storage: MemoryStorage,
+    redirect_handler: Callable[[str], Awaitable[None]],
+    callback_handler: Callable[[], Awaitable[AuthorizationCodeResult]],
+    client_metadata_url: str | None = None,
+) -> OAuthClientProvider:
+    """The SDK's ``OAuthClientProvider`` for ``resource_url``, registering (or, with
+    ``client_metadata_url``, identifying by CIMD) as the test kit's public client with refresh
+    tokens (``harness.oauth_flow.registration_metadata``)."""
+    metadata = registration_metadata([redirect_uri], client_name=client_name)
+    return OAuthClientProvider(
+        server_url=resource_url,
+        client_metadata=OAuthClientMetadata(**metadata),
+        storage=storage,
+        redirect_handler=redirect_handler,
+        callback_handler=callback_handler,
+        client_metadata_url=client_metadata_url,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -27,15 +52,10 @@ async def sdk_session(
     callback_handler: Callable[[], Awaitable[AuthorizationCodeResult]],
 ) -> AsyncIterator[ClientSession]:
     """A connected SDK session; the client registers as a public client with refresh tokens."""
-    auth = OAuthClientProvider(
-        server_url=resource_url,
-        client_metadata=OAuthClientMetadata(
-            client_name=client_name,
-            redirect_uris=[redirect_uri],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
+    auth = sdk_provider(
+        resource_url,
+        client_name=client_name,
+        redirect_uri=redirect_uri,
         storage=storage,
         redirect_handler=redirect_handler,
         callback_handler=callback_handler,

@@ -1,71 +1,30 @@
-"""Client-side toolbox for demo_as tests: ``AuthServer`` wraps the protocol steps a client performs
-(register, authorize, login, consent, token) so each test reads as the rule it checks."""
+"""``AuthServer``: one running demo_as and an ``httpx2.Client`` on its base URL, with the honest
+client's steps (``harness.oauth_flow``) bound to it, so each AS test reads as the rule it checks.
+
+The steps themselves (registration metadata, PKCE, the login and consent forms, the token
+request) are the harness's; this class only remembers the verifier of each request it started
+(by ``state``) and opens the server's own database."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx2
+from harness.oauth_flow import (
+    REDIRECT_URI,
+    AuthorizationRequest,
+    code_from,
+    consent,
+    login,
+    registration_metadata,
+)
 from sqlmodel import Session
 
 from demo_as.db import create_db_engine
 from demo_as.settings import Settings
 
-REDIRECT_URI = "http://127.0.0.1:33418/callback"
 RESOURCE = "http://127.0.0.1:8000/mcp"
-
-
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-class FormParser(HTMLParser):
-    """Collects forms: action, hidden inputs, checkboxes and submit buttons."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict[str, Any]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "form":
-            self.forms.append(
-                {
-                    "method": a.get("method"),
-                    "action": a.get("action"),
-                    "hidden": {},
-                    "checkboxes": [],
-                    "buttons": [],
-                    "inputs": [],
-                }
-            )
-        elif tag == "input" and self.forms:
-            form = self.forms[-1]
-            form["inputs"].append(a)
-            if a.get("type") == "hidden":
-                form["hidden"][a["name"]] = a.get("value", "")
-            elif a.get("type") == "checkbox":
-                form["checkboxes"].append(a)
-        elif tag == "button" and self.forms:
-            self.forms[-1]["buttons"].append(a)
-
-
-def parse_forms(html: str) -> list[dict[str, Any]]:
-    parser = FormParser()
-    parser.feed(html)
-    return parser.forms
-
-
-def query_of(location: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
 @dataclass
@@ -84,31 +43,17 @@ class AuthServer:
         return Session(self.__dict__["engine"], expire_on_commit=False)
 
     def register(self, **metadata: Any) -> dict[str, Any]:
-        body = {
-            "redirect_uris": [REDIRECT_URI],
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"],
-            "client_name": "Test app",
-        }
-        body.update(metadata)
+        """RFC 7591 registration of a public client named "Test app" (``metadata`` overrides)."""
+        body = registration_metadata(**{"client_name": "Test app", **metadata})
         response = self.http.post("/register", json=body)
         assert response.status_code == 201, response.text
         return response.json()
 
     def authorize_params(self, client_id: str, **overrides: Any) -> dict[str, Any]:
-        verifier, challenge = pkce_pair()
-        state = secrets.token_urlsafe(8)
-        self.verifiers[state] = verifier
-        params = {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": REDIRECT_URI,
-            "scope": "notes:read",
-            "state": state,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "resource": RESOURCE,
-        }
+        """A fresh request's query (scope ``notes:read``, ``RESOURCE``); ``None`` drops a key."""
+        request = AuthorizationRequest(client_id, REDIRECT_URI, RESOURCE)
+        self.verifiers[request.state] = request.verifier
+        params = request.params()
         params.update(overrides)
         return {k: v for k, v in params.items() if v is not None}
 
@@ -124,21 +69,16 @@ class AuthServer:
         return self.login(page)
 
     def login(
-        self, page: httpx2.Response, username: str = "alice", password: str = "wonderland"
+        self, page: httpx2.Response, username: str = "alice", password: str | None = None
     ) -> httpx2.Response:
-        (form,) = parse_forms(page.text)
-        data = {**form["hidden"], "username": username, "password": password}
-        return self.http.post(form["action"], data=data)
+        """Submit the login form; the answer as it comes (not followed)."""
+        return login(self.http, page, username, password=password, follow=False)
 
     def consent(
         self, page: httpx2.Response, decision: str = "approve", keep: list[str] | None = None
     ) -> httpx2.Response:
-        (form,) = parse_forms(page.text)
-        scopes = [c["value"] for c in form["checkboxes"]]
-        if keep is not None:
-            scopes = [s for s in scopes if s in keep]
-        data = {**form["hidden"], "decision": decision, "scope": scopes}
-        return self.http.post(form["action"] or "/consent", data=data)
+        """Submit the consent form, ticking ``keep`` (default: every offered scope)."""
+        return consent(self.http, page, scopes=keep, decision=decision)
 
     def code_via_forms(
         self, client_id: str, keep: list[str] | None = None, **overrides: Any
@@ -146,13 +86,15 @@ class AuthServer:
         """Run login + consent; returns ``(code, verifier)``."""
         params = self.authorize_params(client_id, **overrides)
         page = self.http.get("/authorize", params=params)
-        if parse_forms(page.text) and "password" in page.text:
+        if 'name="password"' in page.text:
             page = self.login(page)
         assert page.status_code == 200, page.text
         done = self.consent(page, keep=keep)
         assert done.status_code == 303, done.text
-        query = query_of(done.headers["location"])
-        return query["code"], self.verifiers[params["state"]]
+        request = AuthorizationRequest(
+            client_id, params.get("redirect_uri", REDIRECT_URI), RESOURCE, state=params["state"]
+        )
+        return code_from(done, request), self.verifiers[params["state"]]
 
     def token(self, data: dict[str, Any], **kwargs: Any) -> httpx2.Response:
         return self.http.post("/token", data=data, **kwargs)
@@ -161,15 +103,7 @@ class AuthServer:
         self, client_id: str, keep: list[str] | None = None, **overrides: Any
     ) -> dict[str, Any]:
         code, verifier = self.code_via_forms(client_id, keep=keep, **overrides)
-        response = self.token(
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "code_verifier": verifier,
-                "client_id": client_id,
-                "redirect_uri": REDIRECT_URI,
-                "resource": RESOURCE,
-            }
-        )
+        request = AuthorizationRequest(client_id, REDIRECT_URI, RESOURCE, verifier=verifier)
+        response = self.token(request.token_request(code))
         assert response.status_code == 200, response.text
         return response.json()

@@ -1,7 +1,9 @@
 """GET /authorize: the no-redirect cases, error redirects with state and iss, and iss_mode."""
 
 import pytest
-from authorization_server.as_toolbox import REDIRECT_URI, AuthServer, parse_forms, query_of
+from authorization_server.as_toolbox import AuthServer
+from harness.html_forms import parse_forms
+from harness.oauth_flow import REDIRECT_URI, query_of
 
 
 def assert_error_page(response, *needles: str) -> None:
@@ -43,8 +45,8 @@ def test_redirect_mismatch_page_names_rule_shows_registered_and_the_switch(
     "presented",
     [
         "http://localhost:33418/callback",
-        "http://127.0.0.1:33418/callback/",
-        "http://127.0.0.1:33418/callback?x=1",
+        f"{REDIRECT_URI}/",
+        f"{REDIRECT_URI}?x=1",
         "https://evil.example/callback",
     ],
 )

@@ -1,6 +1,7 @@
 """End-to-end: register, login, consent, token, refresh - over a real socket."""
 
-from authorization_server.as_toolbox import REDIRECT_URI, RESOURCE, AuthServer, query_of
+from authorization_server.as_toolbox import RESOURCE, AuthServer
+from harness.oauth_flow import REDIRECT_URI, query_of
 
 
 def test_login_consent_token_refresh(server: AuthServer) -> None:

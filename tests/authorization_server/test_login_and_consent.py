@@ -1,7 +1,9 @@
 """Login and consent pages: the form contract of docs/architecture.md, partial grants, deny,
 CSRF binding, the login session cookie, anti-framing headers and escaping."""
 
-from authorization_server.as_toolbox import REDIRECT_URI, AuthServer, parse_forms, query_of
+from authorization_server.as_toolbox import AuthServer
+from harness.html_forms import parse_forms
+from harness.oauth_flow import REDIRECT_URI, query_of
 
 
 def start_flow(server: AuthServer, **overrides):
@@ -18,10 +20,9 @@ def test_login_page_has_the_contracted_form_and_lists_demo_users(server: AuthSer
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
     (form,) = parse_forms(page.text)
-    assert form["method"] == "post" and form["action"]
-    names = {i.get("name"): i.get("type") for i in form["inputs"]}
-    assert names["username"] == "text" and names["password"] == "password"
-    assert form["hidden"]["csrf_token"] and form["hidden"]["request_id"]
+    assert form.method == "post" and form.action
+    assert form.input_types["username"] == "text" and form.input_types["password"] == "password"
+    assert form.hidden_value("csrf_token") and form.hidden_value("request_id")
     for user, password in [("alice", "wonderland"), ("bob", "builder")]:
         assert user in page.text and password in page.text
 
@@ -32,9 +33,8 @@ def test_consent_page_shows_client_scopes_sentences_and_buttons(server: AuthServ
     assert consent.status_code == 200
     assert consent.headers["x-frame-options"] == "DENY"
     (form,) = parse_forms(consent.text)
-    assert [c["value"] for c in form["checkboxes"]] == ["notes:read", "notes:delete"]
-    assert all(c.get("name") == "scope" and "checked" in c for c in form["checkboxes"])
-    assert {(b.get("type"), b.get("name"), b.get("value")) for b in form["buttons"]} == {
+    assert form.checkboxes == [("scope", "notes:read", True), ("scope", "notes:delete", True)]
+    assert set(form.buttons) == {
         ("submit", "decision", "approve"),
         ("submit", "decision", "deny"),
     }
@@ -95,7 +95,7 @@ def test_csrf_token_must_match_the_pending_request(server: AuthServer) -> None:
     consent = server.login(page)
     (form,) = parse_forms(consent.text)
     forged = {
-        **form["hidden"],
+        **dict(form.hidden),
         "csrf_token": "forged",
         "decision": "approve",
         "scope": ["notes:read"],
@@ -113,8 +113,8 @@ def test_csrf_token_of_another_request_is_refused(server: AuthServer) -> None:
     (form_one,) = parse_forms(consent_one.text)
     (form_two,) = parse_forms(consent_two.text)
     mixed = {
-        "request_id": form_two["hidden"]["request_id"],
-        "csrf_token": form_one["hidden"]["csrf_token"],
+        "request_id": form_two.hidden_value("request_id"),
+        "csrf_token": form_one.hidden_value("csrf_token"),
         "decision": "approve",
         "scope": ["notes:read"],
     }

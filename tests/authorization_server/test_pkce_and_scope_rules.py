@@ -1,19 +1,12 @@
 """PKCE (RFC 7636) and scope (RFC 6749 §3.3) rules as pure functions."""
 
-import base64
-import hashlib
-
 import pytest
+from harness.oauth_flow import s256_challenge as reference_s256
 
 from demo_as.pkce import code_challenge_problem, s256, verifier_matches
 from demo_as.scopes import parse_scope, scope_exceeds, scope_union, unknown_scopes
 
 VERIFIER = "a" * 20 + "-._~" + "Z9" * 10  # 44 unreserved characters
-
-
-def reference_s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def test_s256_is_base64url_sha256_without_padding() -> None:

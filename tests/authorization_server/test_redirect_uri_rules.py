@@ -2,6 +2,7 @@
 compares (exact, or RFC 8252 §7.3 any-port when switched on)."""
 
 import pytest
+from harness.oauth_flow import REDIRECT_URI
 
 from demo_as.redirect_uris import (
     MAX_REDIRECT_URI_LENGTH,
@@ -81,7 +82,7 @@ def test_number_of_redirect_uris_is_limited() -> None:
 
 
 def test_exact_match_by_default() -> None:
-    registered = "http://127.0.0.1:33418/callback"
+    registered = REDIRECT_URI
     assert redirect_uri_matches(registered, registered, loopback_any_port=False)
     for presented in [
         "http://127.0.0.1:33419/callback",
@@ -95,7 +96,7 @@ def test_exact_match_by_default() -> None:
 
 
 def test_loopback_any_port_ignores_only_the_port() -> None:
-    registered = "http://127.0.0.1:33418/callback"
+    registered = REDIRECT_URI
     assert redirect_uri_matches(
         registered, "http://127.0.0.1:50123/callback", loopback_any_port=True
     )

@@ -1,7 +1,8 @@
 """Dynamic client registration (RFC 7591) over a real socket."""
 
 import pytest
-from authorization_server.as_toolbox import REDIRECT_URI, AuthServer
+from authorization_server.as_toolbox import AuthServer
+from harness.oauth_flow import REDIRECT_URI
 from sqlmodel import select
 
 from demo_as.db import secret_hash

@@ -3,7 +3,8 @@
 import base64
 
 import pytest
-from authorization_server.as_toolbox import REDIRECT_URI, RESOURCE, AuthServer
+from authorization_server.as_toolbox import RESOURCE, AuthServer
+from harness.oauth_flow import REDIRECT_URI
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import update

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 from harness.document_host import DocumentHost, client_document, running_document_host
-from harness.oauth_flow import ALL_SCOPES, USERS, AuthorizationRequest
+from harness.oauth_flow import ALL_SCOPES, REDIRECT_URI, USERS, AuthorizationRequest
 from playwright.sync_api import Page
 from serving import serve_app
 
@@ -18,7 +18,6 @@ from demo_as.app import create_app
 from demo_as.settings import Settings
 
 pytestmark = pytest.mark.browser
-REDIRECT_URI = "http://127.0.0.1:33418/callback"  # never reached in these tests
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import pytest
 from harness.db_rows import count, unchanged
 from harness.document_host import Answer, DocumentHost, client_document
 from harness.oauth_flow import (
+    REDIRECT_URI,
     AuthorizationRequest,
     authorize,
     code_from,
@@ -26,7 +27,6 @@ from harness.oauth_flow import (
 )
 from harness.stack import Stack
 
-REDIRECT_URI = "http://127.0.0.1:33418/callback"
 DRAFT = "draft-ietf-oauth-client-id-metadata-document-00"
 
 

@@ -14,15 +14,21 @@ import anyio
 import httpx2
 from harness.db_rows import count
 from harness.document_host import DocumentHost, client_document
-from harness.oauth_flow import AuthorizationRequest, authorize, code_from, issue_tokens, redeem
+from harness.oauth_flow import (
+    REDIRECT_URI,
+    AuthorizationRequest,
+    authorize,
+    code_from,
+    issue_tokens,
+    redeem,
+)
 from harness.sdk_agent import ConsentFormAgent
 from harness.stack import Stack
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from mcp import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
+from sdk_client import sdk_provider
 from sdk_token_storage import MemoryStorage
 
 SDK_REDIRECT_URI = "http://127.0.0.1:47913/callback"
@@ -36,15 +42,10 @@ def public_key_set(stack: Stack) -> KeySet:
 async def sdk_ladder(stack: Stack, url: str, agent: ConsentFormAgent) -> tuple[MemoryStorage, dict]:
     """list_notes (401), create_note (403 notes:write), delete_note (403 notes:delete)."""
     storage = MemoryStorage()
-    provider = OAuthClientProvider(
-        server_url=stack.resource,
-        client_metadata=OAuthClientMetadata(
-            redirect_uris=[SDK_REDIRECT_URI],
-            client_name="mcp Python SDK (CIMD)",
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
+    provider = sdk_provider(
+        stack.resource,
+        redirect_uri=SDK_REDIRECT_URI,
+        client_name="mcp Python SDK (CIMD)",
         storage=storage,
         redirect_handler=agent.redirect_handler,
         callback_handler=agent.callback_handler,
@@ -124,7 +125,7 @@ def test_dcr_and_cimd_clients_work_side_by_side(
 ) -> None:
     """One AS, one user: a registered client and a document client both get tokens, each
     bound to its own client_id."""
-    redirect_uri = "http://127.0.0.1:33418/callback"
+    redirect_uri = REDIRECT_URI
     dcr_client, _request, dcr_tokens = issue_tokens(http, stack.as_url, stack.resource)
     url = documents.url()
     documents.publish(url, client_document(url, redirect_uri))

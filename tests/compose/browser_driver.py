@@ -18,10 +18,10 @@ import os
 import sys
 from pathlib import Path
 
-# Run as a script (the BROWSER command), so tests/ is put on the path by hand for the one
-# definition of how Chromium is driven.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from chromium import CHROMIUM, CHROMIUM_ARGS
+# Run as a script (the BROWSER command) by the venv's interpreter, on whose path the repository
+# root is (the project is installed editable), so the one definition of how Chromium is driven
+# imports as ``tests.chromium``.
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 
 def next_step(state: Path) -> int:

@@ -21,15 +21,13 @@ from pathlib import Path
 import anyio
 import httpx2
 import pytest
-from harness.oauth_flow import refresh
+import sdk_client
+from harness.oauth_flow import REDIRECT_URI, refresh
 from harness.sdk_agent import ConsentFormAgent
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import (
-    AuthorizationCodeResult,
-    OAuthClientMetadata,
-)
+from mcp.shared.auth import AuthorizationCodeResult
 from sdk_token_storage import MemoryStorage
 
 pytestmark = pytest.mark.docker
@@ -37,7 +35,6 @@ pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[2]
 ISSUER = "http://127.0.0.1:9000"
 SERVER_URL = "http://127.0.0.1:8000/mcp"
-REDIRECT_URI = "http://127.0.0.1:33418/callback"  # nothing listens: the agent reads the Location
 LADDER = ["notes:read", "notes:write", "notes:delete"]
 
 
@@ -50,15 +47,10 @@ async def refuse_callback() -> AuthorizationCodeResult:
 
 
 def sdk_provider(storage: MemoryStorage, agent: ConsentFormAgent | None) -> OAuthClientProvider:
-    return OAuthClientProvider(
-        server_url=SERVER_URL,
-        client_metadata=OAuthClientMetadata(
-            redirect_uris=[REDIRECT_URI],
-            client_name="mcp Python SDK (compose walkthrough)",
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
+    return sdk_client.sdk_provider(
+        SERVER_URL,
+        redirect_uri=REDIRECT_URI,
+        client_name="mcp Python SDK (compose walkthrough)",
         storage=storage,
         redirect_handler=agent.redirect_handler if agent else refuse_to_authorize,
         callback_handler=agent.callback_handler if agent else refuse_callback,

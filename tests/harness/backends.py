@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.postgres_cluster import PostgresServer
+from .postgres_cluster import PostgresServer
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 

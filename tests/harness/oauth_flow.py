@@ -1,9 +1,14 @@
-"""The honest OAuth client steps the attack and load tests build on: register, authorize through
-the AS's real login and consent forms, redeem the code, refresh.
+"""The honest OAuth client every test and benchmark builds on: register (RFC 7591), authorize with
+PKCE S256 and an RFC 8707 ``resource`` (auto-approve, or through the AS's real login and consent
+forms), redeem the code, refresh.
 
 It plays the user exactly as docs/architecture.md ("The consent pages, as the headless user agent
 sees them") describes: copy every hidden input, fill ``username``/``password``, tick
 ``name="scope"`` checkboxes, press ``name="decision"``. Attacks then change one thing at a time.
+
+Each step is written once as a flow of requests (``harness.http_steps``): the blocking functions
+below (``register``, ``authorize``, ``redeem``, ...) drive it with an ``httpx2.Client`` for the
+tests; ``first_token`` and ``refresh_grant`` drive it with an ``httpx2.AsyncClient`` for bench/.
 """
 
 from __future__ import annotations
@@ -12,74 +17,28 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
 
+from .html_forms import form_data, only_form
+from .http_steps import Call, Steps, UnexpectedAnswer, drive, drive_async, expect_status
+
+REDIRECT_URI = "http://127.0.0.1:33418/callback"  # the test clients' redirect URI; never fetched
 USERS = {"alice": "wonderland", "bob": "builder"}
 ALL_SCOPES = ["notes:read", "notes:write", "notes:delete"]
 
 
-@dataclass
-class Form:
-    """One ``<form>``: where it posts, its hidden inputs, scope checkboxes and submit buttons."""
-
-    action: str
-    method: str
-    hidden: list[tuple[str, str]] = field(default_factory=list)
-    inputs: list[tuple[str, str]] = field(default_factory=list)  # visible text/password inputs
-    checkboxes: list[tuple[str, str, bool]] = field(default_factory=list)
-    buttons: list[tuple[str, str]] = field(default_factory=list)
-
-    def hidden_value(self, name: str) -> str | None:
-        return next((v for n, v in self.hidden if n == name), None)
-
-
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[Form] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: (v or "") for k, v in attrs}
-        if tag == "form":
-            self.forms.append(Form(action=a.get("action", ""), method=a.get("method", "get")))
-            return
-        if not self.forms:
-            return
-        form = self.forms[-1]
-        if tag == "input":
-            kind = a.get("type", "text").lower()
-            if kind == "hidden":
-                form.hidden.append((a.get("name", ""), a.get("value", "")))
-            elif kind == "checkbox":
-                form.checkboxes.append((a.get("name", ""), a.get("value", ""), "checked" in a))
-            elif kind in ("submit",):
-                form.buttons.append((a.get("name", ""), a.get("value", "")))
-            else:
-                form.inputs.append((a.get("name", ""), a.get("value", "")))
-        elif tag == "button":
-            form.buttons.append((a.get("name", ""), a.get("value", "")))
-
-
-def parse_forms(html: str) -> list[Form]:
-    parser = _FormParser()
-    parser.feed(html)
-    return parser.forms
-
-
-def only_form(response: httpx2.Response) -> Form:
-    forms = [f for f in parse_forms(response.text) if f.method.lower() == "post"]
-    assert len(forms) == 1, f"expected one POST form, got {len(forms)}:\n{response.text[:2000]}"
-    return forms[0]
+def s256_challenge(verifier: str) -> str:
+    """RFC 7636 §4.2: ``BASE64URL(SHA256(ASCII(code_verifier)))`` without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def pkce_pair() -> tuple[str, str]:
-    """RFC 7636 §4.1/§4.2: a random verifier and its S256 challenge."""
+    """RFC 7636 §4.1/§4.2: a random 64-character verifier and its S256 challenge."""
     verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return verifier, s256_challenge(verifier)
 
 
 def query_of(location: str) -> dict[str, str]:
@@ -87,24 +46,17 @@ def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query, keep_blank_values=True).items()}
 
 
-def register(
-    http: httpx2.Client,
-    as_url: str,
-    redirect_uris: list[str] | None = None,
-    **metadata: object,
-) -> dict:
-    """RFC 7591 §3.1 registration of a public client with code + refresh grants."""
-    body: dict[str, object] = {
-        "redirect_uris": redirect_uris or ["http://127.0.0.1:33418/callback"],
+def registration_metadata(redirect_uris: list[str] | None = None, **metadata: object) -> dict:
+    """RFC 7591 §2 metadata of a public client with code + refresh grants; ``metadata`` adds or
+    replaces fields."""
+    return {
+        "redirect_uris": [REDIRECT_URI] if redirect_uris is None else redirect_uris,
         "client_name": "battery client",
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
+        **metadata,
     }
-    body.update(metadata)
-    response = http.post(f"{as_url}/register", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 @dataclass
@@ -124,6 +76,7 @@ class AuthorizationRequest:
             self.verifier, self.challenge = pkce_pair()
 
     def params(self, **overrides: str | None) -> dict[str, str]:
+        """OAuth 2.1 §4.1.1 query parameters; an override of ``None`` drops that parameter."""
         base: dict[str, str | None] = {
             "response_type": "code",
             "client_id": self.client_id,
@@ -137,32 +90,127 @@ class AuthorizationRequest:
         base.update(overrides)
         return {k: v for k, v in base.items() if v is not None}
 
+    def token_request(self, code: str, **overrides: str | None) -> dict[str, str]:
+        """RFC 6749 §4.1.3 / RFC 7636 §4.5 / RFC 8707 §2.2 body redeeming ``code``."""
+        data: dict[str, str | None] = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_uri,
+            "client_id": self.client_id,
+            "code_verifier": self.verifier,
+            "resource": self.resource,
+        }
+        data.update(overrides)
+        return {k: v for k, v in data.items() if v is not None}
 
-def submit(http: httpx2.Client, page: httpx2.Response, form: Form, data: list[tuple[str, str]]):
-    """POST ``data`` to the form's action, resolved against the page's URL."""
-    target = urljoin(str(page.url), form.action) if form.action else str(page.url)
-    return http.post(target, data=form_data(data))
+
+def code_from(
+    response: httpx2.Response, request: AuthorizationRequest, issuer: str | None = None
+) -> str:
+    """The code of a successful authorization response, after the client's checks: it goes to
+    our redirect URI, carries our ``state`` and (with ``issuer``) RFC 9207's ``iss``."""
+    location = response.headers.get("location", "")
+    if not location.startswith(request.redirect_uri):
+        raise UnexpectedAnswer(f"authorization response went elsewhere: {location[:500]}")
+    params = query_of(location)
+    checks = params.get("state") == request.state and "code" in params
+    if not checks or (issuer is not None and params.get("iss") != issuer):
+        raise UnexpectedAnswer(f"authorization response failed the state/iss checks: {params}")
+    return params["code"]
 
 
-def form_data(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """Repeated form fields (``scope=a&scope=b``) as httpx2 wants them: name -> list of values."""
-    data: dict[str, list[str]] = {}
-    for name, value in pairs:
-        data.setdefault(name, []).append(value)
-    return data
+# --- the steps, written once ---------------------------------------------------------------
 
 
-def login(http: httpx2.Client, page: httpx2.Response, user: str = "alice") -> httpx2.Response:
-    """Submit the login form (architecture.md step 1); follows one 303 that stays on the AS (to
-    the consent page), never one to the client (an error delivered after sign-in)."""
+def register_steps(as_url: str, redirect_uris: list[str] | None, **metadata: object) -> Steps:
+    response = yield Call(
+        "POST", f"{as_url}/register", {"json": registration_metadata(redirect_uris, **metadata)}
+    )
+    expect_status(response, 201, "register")
+    return response.json()
+
+
+def login_steps(page: httpx2.Response, user: str, password: str | None, follow: bool) -> Steps:
     form = only_form(page)
-    data = [*form.hidden, ("username", user), ("password", USERS[user])]
-    response = submit(http, page, form, data)
-    if response.status_code in (302, 303):
+    data = [*form.hidden, ("username", user), ("password", password or USERS[user])]
+    response = yield Call("POST", form.target(page), {"data": form_data(data)})
+    if follow and response.status_code in (302, 303):
         location = urljoin(str(response.url), response.headers["location"])
         if urlsplit(location).netloc == urlsplit(str(response.url)).netloc:
-            response = http.get(location)
+            response = yield Call("GET", location)
     return response
+
+
+def consent_steps(
+    page: httpx2.Response,
+    scopes: list[str] | None,
+    decision: str,
+    hidden_overrides: dict[str, str] | None,
+) -> Steps:
+    form = only_form(page)
+    hidden = [(n, (hidden_overrides or {}).get(n, v)) for n, v in form.hidden]
+    offered = form.offered("scope")
+    ticked = offered if scopes is None else [s for s in offered if s in scopes]
+    data = [*hidden, *[("scope", s) for s in ticked], ("decision", decision)]
+    return (yield Call("POST", form.target(page), {"data": form_data(data)}))
+
+
+def authorize_steps(
+    as_url: str, request: AuthorizationRequest, user: str, scopes: list[str] | None, decision: str
+) -> Steps:
+    page = yield Call(
+        "GET", f"{as_url}/authorize", {"params": request.params(), "follow_redirects": False}
+    )
+    if page.status_code in (302, 303):
+        return page  # auto-approve
+    expect_status(page, 200, "authorize")
+    if only_form(page).asks_for_password():
+        page = yield from login_steps(page, user, None, True)
+    expect_status(page, 200, "login")
+    response = yield from consent_steps(page, scopes, decision, None)
+    expect_status(response, (302, 303), "consent")
+    return response
+
+
+def issue_tokens_steps(
+    as_url: str, resource: str, scope: str, user: str, redirect_uri: str, check_iss: bool
+) -> Steps:
+    client = yield from register_steps(as_url, [redirect_uri])
+    request = AuthorizationRequest(client["client_id"], redirect_uri, resource, scope)
+    authorized = yield from authorize_steps(as_url, request, user, None, "approve")
+    code = code_from(authorized, request, as_url if check_iss else None)
+    response = yield Call("POST", f"{as_url}/token", {"data": request.token_request(code)})
+    expect_status(response, 200, "token (authorization_code)")
+    return client, request, response.json()
+
+
+def refresh_steps(as_url: str, client_id: str, refresh_token: str, **extra: str) -> Steps:
+    data = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
+    return (yield Call("POST", f"{as_url}/token", {"data": {**data, **extra}}))
+
+
+# --- the tests' blocking client ------------------------------------------------------------
+
+
+def register(
+    http: httpx2.Client, as_url: str, redirect_uris: list[str] | None = None, **metadata: object
+) -> dict:
+    """RFC 7591 §3.1 registration of a public client (201, or ``UnexpectedAnswer``)."""
+    return drive(http, register_steps(as_url, redirect_uris, **metadata))
+
+
+def login(
+    http: httpx2.Client,
+    page: httpx2.Response,
+    user: str = "alice",
+    *,
+    password: str | None = None,
+    follow: bool = True,
+) -> httpx2.Response:
+    """Submit the login form (architecture.md step 1) as ``user`` (with her demo password unless
+    ``password``). With ``follow``, one 303 that stays on the AS (to the consent page) is
+    followed, never one to the client (an error delivered after sign-in)."""
+    return drive(http, login_steps(page, user, password, follow))
 
 
 def consent(
@@ -175,12 +223,7 @@ def consent(
 ) -> httpx2.Response:
     """Submit the consent form (step 2): tick ``scopes`` (default: all offered), press
     ``decision``. ``hidden_overrides`` replaces hidden values (CSRF attacks)."""
-    form = only_form(page)
-    hidden = [(n, (hidden_overrides or {}).get(n, v)) for n, v in form.hidden]
-    offered = [v for n, v, _checked in form.checkboxes if n == "scope"]
-    ticked = offered if scopes is None else [s for s in offered if s in scopes]
-    data = [*hidden, *[("scope", s) for s in ticked], ("decision", decision)]
-    return submit(http, page, form, data)
+    return drive(http, consent_steps(page, scopes, decision, hidden_overrides))
 
 
 def authorize(
@@ -193,54 +236,21 @@ def authorize(
     decision: str = "approve",
 ) -> httpx2.Response:
     """The whole front channel; returns the final 302/303 to the redirect URI."""
-    page = http.get(f"{as_url}/authorize", params=request.params())
-    if page.status_code in (302, 303):
-        return page  # auto-approve
-    assert page.status_code == 200, page.text[:2000]
-    if any(n == "password" for n, _ in only_form(page).inputs):
-        page = login(http, page, user)
-    assert page.status_code == 200, page.text[:2000]
-    response = consent(http, page, scopes=scopes, decision=decision)
-    assert response.status_code in (302, 303), response.text[:2000]
-    return response
-
-
-def code_from(response: httpx2.Response, request: AuthorizationRequest) -> str:
-    location = response.headers["location"]
-    assert location.startswith(request.redirect_uri), location
-    params = query_of(location)
-    assert params.get("state") == request.state, params
-    assert "code" in params, params
-    return params["code"]
+    return drive(http, authorize_steps(as_url, request, user, scopes, decision))
 
 
 def redeem(
-    http: httpx2.Client,
-    as_url: str,
-    request: AuthorizationRequest,
-    code: str,
-    **overrides: str | None,
+    http: httpx2.Client, as_url: str, request: AuthorizationRequest, code: str, **overrides: str
 ) -> httpx2.Response:
-    """RFC 6749 §4.1.3 / RFC 7636 §4.5 token request for ``code``."""
-    data: dict[str, str | None] = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": request.redirect_uri,
-        "client_id": request.client_id,
-        "code_verifier": request.verifier,
-        "resource": request.resource,
-    }
-    data.update(overrides)
-    return http.post(f"{as_url}/token", data={k: v for k, v in data.items() if v is not None})
+    """The token request for ``code`` (``overrides``: change or, with ``None``, drop fields)."""
+    return http.post(f"{as_url}/token", data=request.token_request(code, **overrides))
 
 
 def refresh(
     http: httpx2.Client, as_url: str, client_id: str, refresh_token: str, **extra: str
 ) -> httpx2.Response:
     """RFC 6749 §6 refresh request."""
-    data = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
-    data.update(extra)
-    return http.post(f"{as_url}/token", data=data)
+    return drive(http, refresh_steps(as_url, client_id, refresh_token, **extra))
 
 
 def issue_tokens(
@@ -250,14 +260,39 @@ def issue_tokens(
     *,
     scope: str = "notes:read offline_access",
     user: str = "alice",
-    redirect_uri: str = "http://127.0.0.1:33418/callback",
+    redirect_uri: str = REDIRECT_URI,
 ) -> tuple[dict, AuthorizationRequest, dict]:
     """Register, authorize, redeem: ``(client, request, token_response_json)``."""
-    client = register(http, as_url, [redirect_uri])
-    request = AuthorizationRequest(
-        client_id=client["client_id"], redirect_uri=redirect_uri, resource=resource, scope=scope
+    return drive(http, issue_tokens_steps(as_url, resource, scope, user, redirect_uri, False))
+
+
+# --- the benchmarks' asynchronous client ---------------------------------------------------
+
+
+@dataclass
+class Grant:
+    """A registered client and the tokens of its current grant (the refresh token rotates)."""
+
+    client_id: str
+    access_token: str
+    refresh_token: str
+
+
+async def first_token(
+    http: httpx2.AsyncClient, as_url: str, resource: str, scope: str = " ".join(ALL_SCOPES)
+) -> Grant:
+    """What a new MCP client does before its first call, against ``demo-as --auto-approve``:
+    registration, authorization (checking ``state`` and ``iss``) and the code exchange."""
+    client, _request, tokens = await drive_async(
+        http, issue_tokens_steps(as_url, resource, scope, "alice", REDIRECT_URI, True)
     )
-    code = code_from(authorize(http, as_url, request, user=user), request)
-    response = redeem(http, as_url, request, code)
-    assert response.status_code == 200, response.text
-    return client, request, response.json()
+    return Grant(client["client_id"], tokens["access_token"], tokens["refresh_token"])
+
+
+async def refresh_grant(http: httpx2.AsyncClient, as_url: str, grant: Grant) -> None:
+    """One ``refresh_token`` grant; the rotated tokens replace the old ones in ``grant``."""
+    response = await drive_async(http, refresh_steps(as_url, grant.client_id, grant.refresh_token))
+    expect_status(response, 200, "token (refresh_token)")
+    body = response.json()
+    grant.access_token = body["access_token"]
+    grant.refresh_token = body["refresh_token"]

@@ -20,7 +20,6 @@ import glob
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -30,6 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+
+from .subprocess_servers import free_loopback_port
 
 SUPERUSER = "postgres"
 
@@ -85,12 +86,6 @@ def skip_or_fail(reason: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{reason} (CI is set, so this is a failure; run .ci/install-postgres.sh)")
     pytest.skip(f"{reason}; run .ci/install-postgres.sh or set DEMO_AS_TEST_POSTGRES_URL")
-
-
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_cluster_owner(argv: list[str]) -> list[str]:

@@ -10,7 +10,8 @@ import anyio
 import httpx2
 from mcp.shared.auth import AuthorizationCodeResult
 
-from harness.oauth_flow import consent, login, only_form, query_of
+from .html_forms import only_form
+from .oauth_flow import consent, login, query_of
 
 
 @dataclass
@@ -30,7 +31,7 @@ class ConsentFormAgent:
     def _walk_forms(self, authorization_url: str) -> str:
         page = self.http.get(authorization_url)
         assert page.status_code == 200, page.text[:1000]  # the login or consent page
-        if any(name == "password" for name, _ in only_form(page).inputs):
+        if only_form(page).asks_for_password():
             page = login(self.http, page, "alice")
         answer = consent(self.http, page)  # approve everything offered
         assert answer.status_code in (302, 303), answer.text[:1000]

@@ -15,7 +15,7 @@ from pathlib import Path
 from serving import bind_loopback_socket, serve_app, serve_on_socket, socket_base_url
 from sqlalchemy.engine import Engine
 
-from harness.db_rows import open_engine
+from .db_rows import open_engine
 
 OTHER_RESOURCE_PATH = "/other-mcp"
 INTROSPECTION_SECRET = "battery-introspection-secret"

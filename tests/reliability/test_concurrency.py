@@ -15,7 +15,16 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 from harness.db_rows import count, open_engine
-from harness.oauth_flow import AuthorizationRequest, authorize, code_from, redeem, refresh, register
+from harness.oauth_flow import (
+    REDIRECT_URI,
+    AuthorizationRequest,
+    authorize,
+    code_from,
+    issue_tokens,
+    redeem,
+    refresh,
+    register,
+)
 from harness.parallel import at_once
 from harness.subprocess_servers import ServerProcess, demo_as_process, free_loopback_port
 
@@ -100,10 +109,10 @@ def test_fifty_parallel_redemptions_of_one_code_yield_one_token(
     revoked too. No 5xx, no grant left usable."""
     as_url = as_workers[0].base_url
     with httpx2.Client(timeout=30.0) as http:
-        client = register(http, as_url, ["http://127.0.0.1:33418/callback"])
+        client = register(http, as_url, [REDIRECT_URI])
         request = AuthorizationRequest(
             client["client_id"],
-            "http://127.0.0.1:33418/callback",
+            REDIRECT_URI,
             RESOURCE,
             scope="notes:read offline_access",
         )
@@ -144,17 +153,8 @@ def test_fifty_parallel_refreshes_of_one_token_rotate_once(
     longer works and its new access token is inactive."""
     as_url = as_workers[0].base_url
     with httpx2.Client(timeout=30.0) as http:
-        client = register(http, as_url, ["http://127.0.0.1:33418/callback"])
-        request = AuthorizationRequest(
-            client["client_id"],
-            "http://127.0.0.1:33418/callback",
-            RESOURCE,
-            scope="notes:read offline_access",
-        )
-        code = code_from(authorize(http, as_url, request), request)
-        issued = redeem(http, as_url, request, code)
-        assert issued.status_code == 200, issued.text
-    refresh_token = issued.json()["refresh_token"]
+        client, _request, issued = issue_tokens(http, as_url, RESOURCE)
+    refresh_token = issued["refresh_token"]
 
     responses = at_once(
         PARALLEL,

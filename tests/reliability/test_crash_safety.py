@@ -26,7 +26,15 @@ import httpx2
 from harness.db_rows import open_engine
 from harness.mcp_raw import headers as mcp_headers
 from harness.mcp_raw import initialize_message
-from harness.oauth_flow import AuthorizationRequest, authorize, code_from, redeem, refresh, register
+from harness.oauth_flow import (
+    REDIRECT_URI,
+    AuthorizationRequest,
+    authorize,
+    code_from,
+    redeem,
+    refresh,
+    register,
+)
 from harness.subprocess_servers import (
     demo_as_process,
     free_loopback_port,
@@ -35,7 +43,6 @@ from harness.subprocess_servers import (
 )
 from sqlalchemy import text
 
-REDIRECT = "http://127.0.0.1:33418/callback"
 BASELINE_GRANTS = 8
 CHAINS = 6
 REGISTER_WORKERS = 2
@@ -88,9 +95,9 @@ class Storm:
 
 def grant(http: httpx2.Client, as_url: str, resource: str) -> tuple[str, dict]:
     """Register a refresh-capable client and get its first tokens (auto-approve)."""
-    client = register(http, as_url, [REDIRECT])
+    client = register(http, as_url, [REDIRECT_URI])
     request = AuthorizationRequest(
-        client["client_id"], REDIRECT, resource, scope="notes:read offline_access"
+        client["client_id"], REDIRECT_URI, resource, scope="notes:read offline_access"
     )
     response = redeem(http, as_url, request, code_from(authorize(http, as_url, request), request))
     assert response.status_code == 200, response.text
@@ -105,7 +112,7 @@ def keep_registering(as_url: str, storm: Storm) -> None:
             try:
                 response = http.post(
                     f"{as_url}/register",
-                    json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"},
+                    json={"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none"},
                 )
             except httpx2.TransportError:
                 return  # the AS is gone; this registration's fate is unknown
@@ -238,7 +245,7 @@ def test_kill_minus_nine_loses_nothing_that_was_acknowledged(
             assert second.status_code == 400 and second.json()["error"] == "invalid_grant"
 
         # 5. Registered clients are usable after the restart (not just rows).
-        request = AuthorizationRequest(storm.registered[-1], REDIRECT, resource)
+        request = AuthorizationRequest(storm.registered[-1], REDIRECT_URI, resource)
         code_from(authorize(http, as_url, request), request)
 
         # 6. No half-written grant (checked last, so the checks above report first).

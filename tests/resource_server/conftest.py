@@ -1,4 +1,4 @@
-"""Fixtures for the resource server's tests (helpers live in ``rs_support.py``).
+"""Fixtures for the resource server's tests (the rig lives in ``harness/rs_test_rig.py``).
 
 ``fake_as`` is a *test double of the authorization server* for gate unit/integration tests; the
 end-to-end tests use the real ``demo_as``.
@@ -7,18 +7,13 @@ end-to-end tests use the real ``demo_as``.
 from __future__ import annotations
 
 import contextlib
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-# Test modules here import ``rs_support`` (tests are not a package; see pyproject's importlib mode).
-sys.path.insert(0, str(Path(__file__).parent))
-
-from rs_support import FakeAuthorizationServer, RunningRS
+from harness.rs_test_rig import FakeAuthorizationServer, RunningRS
 from serving import serve_app
 from starlette.applications import Starlette
 

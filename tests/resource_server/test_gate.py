@@ -10,27 +10,25 @@ import time
 from collections.abc import Callable
 
 import pytest
-from rs_support import (
-    INTROSPECTION_SECRET,
+from harness.mcp_raw import (
     MCP_HEADERS,
-    FakeAuthorizationServer,
-    RunningRS,
-    bearer,
-    initialize_body,
+    headers,
+    initialize_message,
     jsonrpc,
-    new_signing_key,
     open_session,
     tool_call,
 )
-
-
-def session_headers(token: str, session_id: str) -> dict[str, str]:
-    return {**bearer(token), "Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"}
+from harness.rs_test_rig import (
+    INTROSPECTION_SECRET,
+    FakeAuthorizationServer,
+    RunningRS,
+    new_signing_key,
+)
 
 
 def test_no_token_gets_the_entry_challenge(rs: RunningRS) -> None:
     with rs.client() as client:
-        response = client.post(rs.resource_url, json=initialize_body(), headers=MCP_HEADERS)
+        response = client.post(rs.resource_url, json=initialize_message(), headers=MCP_HEADERS)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == (
         f'Bearer resource_metadata="{rs.prm_url}", scope="notes:read"'
@@ -50,7 +48,7 @@ def test_non_bearer_scheme_is_no_credentials(rs: RunningRS) -> None:
     with rs.client() as client:
         response = client.post(
             rs.resource_url,
-            json=initialize_body(),
+            json=initialize_message(),
             headers={**MCP_HEADERS, "Authorization": "Basic YWxpY2U6d29uZGVybGFuZA=="},
         )
     assert response.status_code == 401
@@ -66,7 +64,7 @@ def invalid_token_header(rs: RunningRS, description: str) -> str:
 
 def post_initialize(rs: RunningRS, token: str):
     with rs.client() as client:
-        return client.post(rs.resource_url, json=initialize_body(), headers=bearer(token))
+        return client.post(rs.resource_url, json=initialize_message(), headers=headers(token))
 
 
 def test_expired_token(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
@@ -170,10 +168,14 @@ def test_token_in_query_string_is_refused(rs: RunningRS, fake_as: FakeAuthorizat
     token = fake_as.mint()
     with rs.client() as client:
         only_query = client.post(
-            f"{rs.resource_url}?access_token={token}", json=initialize_body(), headers=MCP_HEADERS
+            f"{rs.resource_url}?access_token={token}",
+            json=initialize_message(),
+            headers=MCP_HEADERS,
         )
         both = client.post(
-            f"{rs.resource_url}?access_token={token}", json=initialize_body(), headers=bearer(token)
+            f"{rs.resource_url}?access_token={token}",
+            json=initialize_message(),
+            headers=headers(token),
         )
     for response in (only_query, both):
         assert response.status_code == 400
@@ -192,7 +194,7 @@ def test_two_authorization_headers_are_refused(
     with rs.client() as client:
         response = client.post(
             rs.resource_url,
-            content=json.dumps(initialize_body()),
+            content=json.dumps(initialize_message()),
             headers=[
                 *MCP_HEADERS.items(),
                 ("Authorization", f"Bearer {token}"),
@@ -215,11 +217,11 @@ def test_insufficient_scope_names_the_tools_scope(
 ) -> None:
     token = fake_as.mint(scope="notes:read offline_access")
     with rs.client() as client:
-        session = open_session(client, rs, token)
+        session = open_session(client, rs.resource_url, token)
         response = client.post(
             rs.resource_url,
             json=tool_call(tool, arguments),
-            headers=session_headers(token, session),
+            headers=headers(token, session),
         )
     assert response.status_code == 403
     assert response.headers["www-authenticate"] == (
@@ -240,11 +242,11 @@ def test_cumulative_challenge(
     rs = start_rs(challenge_scope="cumulative")
     token = fake_as.mint(scope="notes:read notes:write offline_access")
     with rs.client() as client:
-        session = open_session(client, rs, token)
+        session = open_session(client, rs.resource_url, token)
         response = client.post(
             rs.resource_url,
             json=tool_call("delete_note", {"note_id": 1}),
-            headers=session_headers(token, session),
+            headers=headers(token, session),
         )
     assert response.status_code == 403
     assert response.headers["www-authenticate"] == (
@@ -258,17 +260,17 @@ def test_scope_granted_passes_and_tools_list_needs_only_a_valid_token(
 ) -> None:
     token = fake_as.mint(scope="")
     with rs.client() as client:
-        session = open_session(client, rs, token)
+        session = open_session(client, rs.resource_url, token)
         listed = client.post(
             rs.resource_url,
             json=jsonrpc("tools/list", request_id=5),
-            headers=session_headers(token, session),
+            headers=headers(token, session),
         )
         whoami = client.post(
-            rs.resource_url, json=tool_call("whoami"), headers=session_headers(token, session)
+            rs.resource_url, json=tool_call("whoami"), headers=headers(token, session)
         )
         listing = client.post(
-            rs.resource_url, json=tool_call("list_notes"), headers=session_headers(token, session)
+            rs.resource_url, json=tool_call("list_notes"), headers=headers(token, session)
         )
     assert listed.status_code == 200
     tools = {tool["name"]: tool for tool in listed.json()["result"]["tools"]}
@@ -284,11 +286,11 @@ def test_unknown_tool_goes_to_the_sdk_error(
 ) -> None:
     token = fake_as.mint()
     with rs.client() as client:
-        session = open_session(client, rs, token)
+        session = open_session(client, rs.resource_url, token)
         response = client.post(
             rs.resource_url,
             json=tool_call("launch_missiles"),
-            headers=session_headers(token, session),
+            headers=headers(token, session),
         )
     assert response.status_code == 200
     result = response.json()
@@ -300,8 +302,8 @@ def test_foreign_host_is_misdirected(rs: RunningRS, fake_as: FakeAuthorizationSe
     with rs.client() as client:
         response = client.post(
             rs.resource_url,
-            json=initialize_body(),
-            headers={**bearer(fake_as.mint()), "Host": "evil.example"},
+            json=initialize_message(),
+            headers={**headers(fake_as.mint()), "Host": "evil.example"},
         )
     assert response.status_code == 421
     assert response.json()["error"]["message"] == "Host header does not name this server"
@@ -315,13 +317,13 @@ def test_extra_allowed_host(
     with rs.client() as client:
         ok = client.post(
             rs.resource_url,
-            json=initialize_body(),
-            headers={**bearer(token), "Host": "notes.internal:8000"},
+            json=initialize_message(),
+            headers={**headers(token), "Host": "notes.internal:8000"},
         )
         refused = client.post(
             rs.resource_url,
-            json=initialize_body(),
-            headers={**bearer(token), "Host": "notes.internal:9999"},
+            json=initialize_message(),
+            headers={**headers(token), "Host": "notes.internal:9999"},
         )
     assert ok.status_code == 200
     assert refused.status_code == 421
@@ -332,13 +334,13 @@ def test_foreign_origin_is_forbidden(rs: RunningRS, fake_as: FakeAuthorizationSe
     with rs.client() as client:
         foreign = client.post(
             rs.resource_url,
-            json=initialize_body(),
-            headers={**bearer(token), "Origin": "http://evil.example"},
+            json=initialize_message(),
+            headers={**headers(token), "Origin": "http://evil.example"},
         )
         loopback = client.post(
             rs.resource_url,
-            json=initialize_body(),
-            headers={**bearer(token), "Origin": "http://localhost:6274"},
+            json=initialize_message(),
+            headers={**headers(token), "Origin": "http://localhost:6274"},
         )
     assert foreign.status_code == 403
     assert foreign.json() == {
@@ -353,7 +355,7 @@ def test_foreign_origin_is_refused_before_the_token_is_looked_at(rs: RunningRS) 
     with rs.client() as client:
         response = client.post(
             rs.resource_url,
-            json=initialize_body(),
+            json=initialize_message(),
             headers={**MCP_HEADERS, "Origin": "http://evil.example"},
         )
     assert response.status_code == 403
@@ -363,18 +365,18 @@ def test_hijacked_session_is_not_found(rs: RunningRS, fake_as: FakeAuthorization
     alice = fake_as.mint(sub="alice", scope="notes:read notes:write")
     bob = fake_as.mint(sub="bob", scope="notes:read notes:write")
     with rs.client() as client:
-        session = open_session(client, rs, alice)
+        session = open_session(client, rs.resource_url, alice)
         created = client.post(
             rs.resource_url,
             json=tool_call("create_note", {"title": "secret", "body": "alice's"}),
-            headers=session_headers(alice, session),
+            headers=headers(alice, session),
         )
         hijack = client.post(
-            rs.resource_url, json=tool_call("list_notes"), headers=session_headers(bob, session)
+            rs.resource_url, json=tool_call("list_notes"), headers=headers(bob, session)
         )
-        hijack_delete = client.delete(rs.resource_url, headers=session_headers(bob, session))
+        hijack_delete = client.delete(rs.resource_url, headers=headers(bob, session))
         still_alices = client.post(
-            rs.resource_url, json=tool_call("list_notes"), headers=session_headers(alice, session)
+            rs.resource_url, json=tool_call("list_notes"), headers=headers(alice, session)
         )
     assert created.status_code == 200
     assert hijack.status_code == 404
@@ -391,9 +393,9 @@ def test_same_user_from_another_client_is_another_principal(
     first = fake_as.mint(sub="alice", client_id="client-1")
     second = fake_as.mint(sub="alice", client_id="client-2")
     with rs.client() as client:
-        session = open_session(client, rs, first)
+        session = open_session(client, rs.resource_url, first)
         response = client.post(
-            rs.resource_url, json=tool_call("whoami"), headers=session_headers(second, session)
+            rs.resource_url, json=tool_call("whoami"), headers=headers(second, session)
         )
     assert response.status_code == 404
 
@@ -404,11 +406,11 @@ def test_oversized_body(
     rs = start_rs(max_body_bytes=2048)
     token = fake_as.mint(scope="notes:read notes:write")
     with rs.client() as client:
-        session = open_session(client, rs, token)
+        session = open_session(client, rs.resource_url, token)
         response = client.post(
             rs.resource_url,
             json=tool_call("create_note", {"title": "big", "body": "x" * 4096}),
-            headers=session_headers(token, session),
+            headers=headers(token, session),
         )
 
         def chunks():
@@ -417,9 +419,7 @@ def test_oversized_body(
             for _ in range(10):
                 yield b"y" * 1024
 
-        streamed = client.post(
-            rs.resource_url, content=chunks(), headers=session_headers(token, session)
-        )
+        streamed = client.post(rs.resource_url, content=chunks(), headers=headers(token, session))
     for refused in (response, streamed):
         assert refused.status_code == 413
         assert refused.json()["error"]["message"] == "The request body exceeds 2048 bytes"
@@ -430,22 +430,22 @@ def test_routing_header_must_match_the_body(
 ) -> None:
     token = fake_as.mint(scope="notes:read")
     with rs.client() as client:
-        session = open_session(client, rs, token)
-        headers = session_headers(token, session)
+        session = open_session(client, rs.resource_url, token)
+        in_session = headers(token, session)
         name_mismatch = client.post(
             rs.resource_url,
             json=tool_call("delete_note", {"note_id": 1}),
-            headers={**headers, "Mcp-Method": "tools/call", "Mcp-Name": "whoami"},
+            headers={**in_session, "Mcp-Method": "tools/call", "Mcp-Name": "whoami"},
         )
         method_mismatch = client.post(
             rs.resource_url,
             json=tool_call("whoami"),
-            headers={**headers, "Mcp-Method": "tools/list"},
+            headers={**in_session, "Mcp-Method": "tools/list"},
         )
         encoded_match = client.post(
             rs.resource_url,
             json=tool_call("whoami"),
-            headers={**headers, "Mcp-Method": "tools/call", "Mcp-Name": "=?base64?d2hvYW1p?="},
+            headers={**in_session, "Mcp-Method": "tools/call", "Mcp-Name": "=?base64?d2hvYW1p?="},
         )
     assert name_mismatch.status_code == 400
     assert name_mismatch.json() == {
@@ -490,10 +490,8 @@ def test_bodies_that_could_smuggle_a_tool_call(
 ) -> None:
     token = fake_as.mint(scope="notes:read")
     with rs.client() as client:
-        session = open_session(client, rs, token)
-        response = client.post(
-            rs.resource_url, content=body, headers=session_headers(token, session)
-        )
+        session = open_session(client, rs.resource_url, token)
+        response = client.post(rs.resource_url, content=body, headers=headers(token, session))
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == code
@@ -533,13 +531,13 @@ def test_introspection_mode_revokes_immediately(
     rs = start_rs(token_check="introspect", introspection_secret=INTROSPECTION_SECRET)
     token = fake_as.mint(scope="notes:read")
     with rs.client() as client:
-        session = open_session(client, rs, token)
+        session = open_session(client, rs.resource_url, token)
         before = client.post(
-            rs.resource_url, json=tool_call("list_notes"), headers=session_headers(token, session)
+            rs.resource_url, json=tool_call("list_notes"), headers=headers(token, session)
         )
         fake_as.revoked.add(token)
         after = client.post(
-            rs.resource_url, json=tool_call("list_notes"), headers=session_headers(token, session)
+            rs.resource_url, json=tool_call("list_notes"), headers=headers(token, session)
         )
     assert before.status_code == 200
     assert after.status_code == 401
@@ -557,17 +555,19 @@ def test_gate_disabled_serves_the_benchmark_subject(
         rs = start_rs(gate_enabled=False)
     assert any("WITHOUT ITS AUTH GATE" in record.getMessage() for record in caplog.records)
     with rs.client() as client:
-        response = client.post(rs.resource_url, json=initialize_body(), headers=MCP_HEADERS)
+        response = client.post(rs.resource_url, json=initialize_message(), headers=MCP_HEADERS)
         session = response.headers["mcp-session-id"]
-        headers = {**MCP_HEADERS, "Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25"}
+        in_session = headers(None, session)
         client.post(
             rs.resource_url,
             json={"jsonrpc": "2.0", "method": "notifications/initialized"},
-            headers=headers,
+            headers=in_session,
         )
-        whoami = client.post(rs.resource_url, json=tool_call("whoami"), headers=headers)
+        whoami = client.post(rs.resource_url, json=tool_call("whoami"), headers=in_session)
         foreign = client.post(
-            rs.resource_url, json=initialize_body(), headers={**MCP_HEADERS, "Host": "evil.example"}
+            rs.resource_url,
+            json=initialize_message(),
+            headers={**MCP_HEADERS, "Host": "evil.example"},
         )
     assert response.status_code == 200
     assert whoami.json()["result"]["structuredContent"]["subject"] == "anonymous-benchmark"
@@ -606,8 +606,8 @@ def test_only_the_exact_resource_path_is_served(
     with rs.client() as client:
         response = client.post(
             rs.resource_url + "/",
-            json=initialize_body(),
-            headers={**bearer(fake_as.mint()), "Host": "evil.example"},
+            json=initialize_message(),
+            headers={**headers(fake_as.mint()), "Host": "evil.example"},
         )
     assert response.status_code == 404
     assert "location" not in response.headers

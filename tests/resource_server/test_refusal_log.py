@@ -10,8 +10,12 @@ from pathlib import Path
 import httpx2
 from harness.mcp_raw import headers, initialize_message, tool_call
 from harness.oauth_flow import issue_tokens
-from harness.postgres_cluster import free_loopback_port
-from harness.subprocess_servers import demo_as_process, running, scoped_tools_process
+from harness.subprocess_servers import (
+    demo_as_process,
+    free_loopback_port,
+    running,
+    scoped_tools_process,
+)
 
 
 def test_every_refusal_is_one_readable_line_without_secrets(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import time
 
 import anyio
 import pytest
-from rs_support import INTROSPECTION_SECRET, FakeAuthorizationServer, new_signing_key
+from harness.rs_test_rig import INTROSPECTION_SECRET, FakeAuthorizationServer, new_signing_key
 from serving import bind_loopback_socket, serve_on_socket, socket_base_url
 
 from scoped_tools_server.as_metadata import internal_url

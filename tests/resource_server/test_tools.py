@@ -7,27 +7,28 @@ from typing import Any
 
 import anyio
 import httpx2
+from harness.mcp_raw import (
+    MCP_HEADERS,
+    STATELESS_REVISION,
+    headers,
+    open_session,
+    stateless_headers,
+    tool_call,
+)
+from harness.rs_test_rig import FakeAuthorizationServer, RunningRS
 from mcp.client import Client
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from rs_support import (
-    MCP_HEADERS,
-    FakeAuthorizationServer,
-    RunningRS,
-    bearer,
-    open_session,
-    tool_call,
-)
 
 ALL_SCOPES = "notes:read notes:write notes:delete"
-MODERN = "2026-07-28"
 
 
 def call(
     client: httpx2.Client, rs: RunningRS, token: str, session: str, name: str, **arguments: Any
 ):
-    headers = {**bearer(token), "Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25"}
-    return client.post(rs.resource_url, json=tool_call(name, arguments), headers=headers)
+    return client.post(
+        rs.resource_url, json=tool_call(name, arguments), headers=headers(token, session)
+    )
 
 
 def test_notes_belong_to_the_tokens_subject(
@@ -36,8 +37,8 @@ def test_notes_belong_to_the_tokens_subject(
     alice = fake_as.mint(sub="alice", scope=ALL_SCOPES)
     bob = fake_as.mint(sub="bob", scope=ALL_SCOPES)
     with rs.client() as client:
-        alice_session = open_session(client, rs, alice)
-        bob_session = open_session(client, rs, bob)
+        alice_session = open_session(client, rs.resource_url, alice)
+        bob_session = open_session(client, rs.resource_url, bob)
         created = call(client, rs, alice, alice_session, "create_note", title="a", body="alice's")
         note_id = created.json()["result"]["structuredContent"]["id"]
         bob_list = call(client, rs, bob, bob_session, "list_notes")
@@ -62,7 +63,7 @@ def test_notes_survive_a_restart_of_the_store(
 ) -> None:
     token = fake_as.mint(scope=ALL_SCOPES)
     with rs.client() as client:
-        session = open_session(client, rs, token)
+        session = open_session(client, rs.resource_url, token)
         call(client, rs, token, session, "create_note", title="kept", body="on disk")
     store = rs.app.state.store
     store.close()
@@ -73,7 +74,7 @@ def test_notes_survive_a_restart_of_the_store(
 def test_arguments_are_validated(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
     token = fake_as.mint(scope=ALL_SCOPES)
     with rs.client() as client:
-        session = open_session(client, rs, token)
+        session = open_session(client, rs.resource_url, token)
         too_long = call(client, rs, token, session, "create_note", title="t" * 201, body="")
         not_an_id = call(client, rs, token, session, "read_note", note_id="1; DROP TABLE notes")
         listed = call(client, rs, token, session, "list_notes")
@@ -87,7 +88,7 @@ def test_whoami_reports_the_presented_token(
 ) -> None:
     token = fake_as.mint(sub="bob", client_id="cli-7", scope="notes:read offline_access")
     with rs.client() as client:
-        session = open_session(client, rs, token)
+        session = open_session(client, rs.resource_url, token)
         response = call(client, rs, token, session, "whoami")
     assert response.json()["result"]["structuredContent"] == {
         "subject": "bob",
@@ -99,24 +100,6 @@ def test_whoami_reports_the_presented_token(
     }
 
 
-def modern_call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    body = tool_call(name, arguments)
-    body["params"]["_meta"] = {
-        "io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientCapabilities": {},
-    }
-    return body
-
-
-def modern_headers(token: str, name: str) -> dict[str, str]:
-    return {
-        **bearer(token),
-        "MCP-Protocol-Version": MODERN,
-        "Mcp-Method": "tools/call",
-        "Mcp-Name": name,
-    }
-
-
 def test_2026_requests_are_stateless_and_gated(
     rs: RunningRS, fake_as: FakeAuthorizationServer
 ) -> None:
@@ -125,18 +108,18 @@ def test_2026_requests_are_stateless_and_gated(
     with rs.client() as client:
         refused = client.post(
             rs.resource_url,
-            json=modern_call("create_note", {"title": "t", "body": "b"}),
-            headers=modern_headers(reader, "create_note"),
+            json=tool_call("create_note", {"title": "t", "body": "b"}, stateless=True),
+            headers=stateless_headers(reader, "create_note"),
         )
         created = client.post(
             rs.resource_url,
-            json=modern_call("create_note", {"title": "t", "body": "b"}),
-            headers=modern_headers(writer, "create_note"),
+            json=tool_call("create_note", {"title": "t", "body": "b"}, stateless=True),
+            headers=stateless_headers(writer, "create_note"),
         )
         missing_name = client.post(
             rs.resource_url,
-            json=modern_call("create_note", {"title": "t", "body": "b"}),
-            headers={k: v for k, v in modern_headers(writer, "x").items() if k != "Mcp-Name"},
+            json=tool_call("create_note", {"title": "t", "body": "b"}, stateless=True),
+            headers={k: v for k, v in stateless_headers(writer, "x").items() if k != "Mcp-Name"},
         )
     assert refused.status_code == 403
     assert 'scope="notes:write"' in refused.headers["www-authenticate"]
@@ -159,7 +142,7 @@ def test_official_client_with_a_ready_token_in_both_revisions(
             streamable_http_client(rs.resource_url, http_client=http) as (read, write),
             ClientSession(read, write) as session,
         ):
-            if mode == MODERN:
+            if mode == STATELESS_REVISION:
                 await session.discover()
             else:
                 await session.initialize()
@@ -171,7 +154,7 @@ def test_official_client_with_a_ready_token_in_both_revisions(
                 created.structured_content,
             )
 
-    for mode in ("2025-11-25", MODERN):
+    for mode in ("2025-11-25", STATELESS_REVISION):
         version, names, created = anyio.run(run, mode)
         assert version == mode
         assert names == ["whoami", "list_notes", "read_note", "create_note", "delete_note"]
@@ -182,8 +165,12 @@ def test_headers_without_token_on_the_2026_path_get_the_entry_challenge(rs: Runn
     with rs.client() as client:
         response = client.post(
             rs.resource_url,
-            json=modern_call("whoami", {}),
-            headers={**MCP_HEADERS, "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/call"},
+            json=tool_call("whoami", {}, stateless=True),
+            headers={
+                **MCP_HEADERS,
+                "MCP-Protocol-Version": STATELESS_REVISION,
+                "Mcp-Method": "tools/call",
+            },
         )
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == (
@@ -208,5 +195,5 @@ def test_official_client_auto_mode_picks_2026_07_28(
             return client.session.protocol_version, result.structured_content
 
     version, whoami = anyio.run(run)
-    assert version == MODERN
+    assert version == STATELESS_REVISION
     assert whoami is not None and whoami["subject"] == "alice"

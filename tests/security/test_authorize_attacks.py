@@ -15,16 +15,22 @@ from __future__ import annotations
 
 import httpx2
 from harness.db_rows import unchanged
-from harness.oauth_flow import AuthorizationRequest, login, only_form, query_of, register
+from harness.html_forms import only_form
+from harness.oauth_flow import (
+    REDIRECT_URI,
+    AuthorizationRequest,
+    login,
+    query_of,
+    register,
+)
 
-REDIRECT = "http://127.0.0.1:33418/callback"
 SCRIPT = "<script>alert(1)</script>"
 
 
 def new_request(stack, http: httpx2.Client, **client_meta) -> AuthorizationRequest:
-    client = register(http, stack.as_url, [REDIRECT], **client_meta)
+    client = register(http, stack.as_url, [REDIRECT_URI], **client_meta)
     return AuthorizationRequest(
-        client_id=client["client_id"], redirect_uri=REDIRECT, resource=stack.resource
+        client_id=client["client_id"], redirect_uri=REDIRECT_URI, resource=stack.resource
     )
 
 
@@ -95,19 +101,21 @@ def test_authorize_redirect_uri_differing_by_port_is_refused(stack, http) -> Non
 def test_authorize_redirect_uri_differing_by_path_is_refused(stack, http) -> None:
     """RFC 9700 §4.1.1: a different path on the same host can be an attacker-controlled page."""
     request = new_request(stack, http)
-    refused_page(stack, http, request.params(redirect_uri="http://127.0.0.1:33418/callback/x"))
+    refused_page(stack, http, request.params(redirect_uri=f"{REDIRECT_URI}/x"))
 
 
 def test_authorize_redirect_uri_with_extra_query_is_refused(stack, http) -> None:
     """RFC 9700 §2.1: exact match includes the query component."""
     request = new_request(stack, http)
-    refused_page(stack, http, request.params(redirect_uri=REDIRECT + "?next=https://evil.example"))
+    refused_page(
+        stack, http, request.params(redirect_uri=REDIRECT_URI + "?next=https://evil.example")
+    )
 
 
 def test_authorize_redirect_uri_with_trailing_slash_is_refused(stack, http) -> None:
     """RFC 3986 §6.2.1 simple string comparison: ``/callback/`` is not ``/callback``."""
     request = new_request(stack, http)
-    refused_page(stack, http, request.params(redirect_uri=REDIRECT + "/"))
+    refused_page(stack, http, request.params(redirect_uri=REDIRECT_URI + "/"))
 
 
 def test_authorize_redirect_uri_with_other_host_spelling_is_refused(stack, http) -> None:
@@ -237,7 +245,7 @@ def test_authorize_client_name_is_escaped_on_login_and_consent(stack, http) -> N
 
 def test_authorize_error_pages_escape_attacker_input(stack, http) -> None:
     """OAuth 2.1 §4.1.2.1 error pages echo what was wrong; the echo must be inert text."""
-    page = refused_page(stack, http, {"client_id": SCRIPT, "redirect_uri": REDIRECT})
+    page = refused_page(stack, http, {"client_id": SCRIPT, "redirect_uri": REDIRECT_URI})
     assert SCRIPT not in page.text
     request = new_request(stack, http)
     page = refused_page(stack, http, request.params(redirect_uri="http://127.0.0.1/" + SCRIPT))
@@ -264,10 +272,10 @@ def test_authorize_error_waits_for_the_user_to_sign_in(stack, http) -> None:
     with unchanged(stack.engine):
         page = http.get(f"{stack.as_url}/authorize", params=request.params(response_type="token"))
         assert page.status_code == 200 and "location" not in page.headers
-        assert any(name == "password" for name, _ in only_form(page).inputs)
+        assert only_form(page).asks_for_password()
         answer = login(http, page)
     assert answer.status_code == 303
     params = query_of(answer.headers["location"])
-    assert answer.headers["location"].startswith(REDIRECT + "?")
+    assert answer.headers["location"].startswith(REDIRECT_URI + "?")
     assert params["error"] == "unsupported_response_type" and "code" not in params
     assert params["state"] == request.state and params["iss"] == stack.as_url

@@ -10,28 +10,26 @@ from __future__ import annotations
 
 import httpx2
 from harness.db_rows import count, unchanged
+from harness.html_forms import form_data, only_form
 from harness.oauth_flow import (
+    REDIRECT_URI,
     AuthorizationRequest,
     code_from,
     consent,
-    form_data,
     login,
-    only_form,
     query_of,
     redeem,
     register,
 )
 
-REDIRECT = "http://127.0.0.1:33418/callback"
-
 
 def consent_page(stack, http: httpx2.Client, scope: str = "notes:read"):
     """A signed-in user looking at the consent form of a fresh request."""
-    client = register(http, stack.as_url, [REDIRECT])
-    request = AuthorizationRequest(client["client_id"], REDIRECT, stack.resource, scope=scope)
+    client = register(http, stack.as_url, [REDIRECT_URI])
+    request = AuthorizationRequest(client["client_id"], REDIRECT_URI, stack.resource, scope=scope)
     page = http.get(f"{stack.as_url}/authorize", params=request.params())
     assert page.status_code == 200
-    if any(name == "password" for name, _ in only_form(page).inputs):
+    if only_form(page).asks_for_password():
         page = login(http, page)
     assert page.status_code == 200 and 'name="decision"' in page.text
     return request, page
@@ -83,8 +81,8 @@ def test_consent_csrf_token_replay_is_refused(stack, http) -> None:
 def test_login_csrf_token_cannot_be_replayed_on_consent(stack, http) -> None:
     """OAuth 2.1 §7.12.2: the user is authenticated *before* consent. The login form's token is
     rotated when the consent form is rendered, so it cannot approve anything afterwards."""
-    client = register(http, stack.as_url, [REDIRECT])
-    request = AuthorizationRequest(client["client_id"], REDIRECT, stack.resource)
+    client = register(http, stack.as_url, [REDIRECT_URI])
+    request = AuthorizationRequest(client["client_id"], REDIRECT_URI, stack.resource)
     login_page = http.get(f"{stack.as_url}/authorize", params=request.params())
     login_form = only_form(login_page)
     login(http, login_page)
@@ -99,8 +97,8 @@ def test_consent_before_login_is_refused(stack) -> None:
     """OAuth 2.1 §7.12.2: "The AS MUST always authenticate the user first". A token from the
     login form posted straight to /consent (skipping the password) approves nothing."""
     with httpx2.Client(timeout=15.0) as http:
-        client = register(http, stack.as_url, [REDIRECT])
-        request = AuthorizationRequest(client["client_id"], REDIRECT, stack.resource)
+        client = register(http, stack.as_url, [REDIRECT_URI])
+        request = AuthorizationRequest(client["client_id"], REDIRECT_URI, stack.resource)
         login_page = http.get(f"{stack.as_url}/authorize", params=request.params())
         hidden = only_form(login_page).hidden
         with unchanged(stack.engine):
@@ -153,7 +151,7 @@ def test_consent_deny_redirects_access_denied_without_a_code(stack, http) -> Non
     response = consent(http, page, decision="deny")
     assert response.status_code == 303
     params = query_of(response.headers["location"])
-    assert response.headers["location"].startswith(REDIRECT)
+    assert response.headers["location"].startswith(REDIRECT_URI)
     assert params["error"] == "access_denied" and "code" not in params
     assert params["state"] == request.state and params["iss"] == stack.as_url
     assert count(stack.engine, "authorizationcode") == codes
@@ -163,8 +161,8 @@ def test_login_with_wrong_password_is_refused(stack) -> None:
     """RFC 6749 §10.12 / OAuth 2.1 §7.12.2: a wrong password gives no cookie, no consent form and
     changes nothing but the form's (rotated) CSRF token."""
     with httpx2.Client(timeout=15.0) as http:
-        client = register(http, stack.as_url, [REDIRECT])
-        request = AuthorizationRequest(client["client_id"], REDIRECT, stack.resource)
+        client = register(http, stack.as_url, [REDIRECT_URI])
+        request = AuthorizationRequest(client["client_id"], REDIRECT_URI, stack.resource)
         page = http.get(f"{stack.as_url}/authorize", params=request.params())
         form = only_form(page)
         pending = count(stack.engine, "pendingauthorization", "username IS NOT NULL")
@@ -192,8 +190,8 @@ def test_browser_binding_cookie_is_httponly_and_samesite(stack) -> None:
     """RFC 6265 §4.1.2.6 / RFC 9700 §4.7 (CSRF): the browser binding cookie is unreadable by
     script and not sent on cross-site POSTs."""
     with httpx2.Client(timeout=15.0) as http:
-        client = register(http, stack.as_url, [REDIRECT])
-        request = AuthorizationRequest(client["client_id"], REDIRECT, stack.resource)
+        client = register(http, stack.as_url, [REDIRECT_URI])
+        request = AuthorizationRequest(client["client_id"], REDIRECT_URI, stack.resource)
         response = http.get(f"{stack.as_url}/authorize", params=request.params())
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie

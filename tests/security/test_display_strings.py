@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 from harness.db_rows import unchanged
+from harness.oauth_flow import REDIRECT_URI
 
-REDIRECT = "http://127.0.0.1:33418/callback"
 SPOOFING = ["\u202e", "\u2066", "\u200b", "\u200f", "\x00", "\x1b", "\u2028", "\ufeff"]
 
 
@@ -25,7 +25,7 @@ def test_register_refuses_control_and_format_characters_in_client_name(
     with unchanged(stack.engine):
         response = http.post(
             f"{stack.as_url}/register",
-            json={"redirect_uris": [REDIRECT], "client_name": name},
+            json={"redirect_uris": [REDIRECT_URI], "client_name": name},
         )
     assert response.status_code == 400, response.text
     body = response.json()
@@ -36,7 +36,7 @@ def test_register_refuses_control_and_format_characters_in_client_name(
 def test_pages_neutralise_control_and_format_characters(stack, http) -> None:
     """Whatever a page echoes (here the presented redirect_uri on the mismatch page) is shown
     with such characters replaced by a visible ``[U+XXXX]``, never as the raw character."""
-    client = http.post(f"{stack.as_url}/register", json={"redirect_uris": [REDIRECT]}).json()
+    client = http.post(f"{stack.as_url}/register", json={"redirect_uris": [REDIRECT_URI]}).json()
     presented = "http://127.0.0.1:33418/call\u202eback\u200bx\x01"
     response = http.get(
         f"{stack.as_url}/authorize",

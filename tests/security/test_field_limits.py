@@ -11,12 +11,11 @@ from __future__ import annotations
 import httpx2
 import pytest
 from harness.db_rows import count, open_engine, unchanged
-from harness.oauth_flow import AuthorizationRequest, register
+from harness.oauth_flow import REDIRECT_URI, AuthorizationRequest, register
 from serving import serve_app
 
 from demo_as import field_limits
 
-REDIRECT = "http://127.0.0.1:33418/callback"
 RESOURCE = "http://127.0.0.1:8000/mcp"
 
 
@@ -42,16 +41,16 @@ def test_state_limit_is_the_same_on_every_backend(as_on_backend) -> None:
     on SQLite and PostgreSQL alike, and refuses a longer one with an HTML 400 page."""
     as_url, engine = as_on_backend
     with httpx2.Client(timeout=15.0) as http:
-        client = register(http, as_url, [REDIRECT])
+        client = register(http, as_url, [REDIRECT_URI])
         longest = AuthorizationRequest(
-            client["client_id"], REDIRECT, RESOURCE, state="s" * field_limits.STATE
+            client["client_id"], REDIRECT_URI, RESOURCE, state="s" * field_limits.STATE
         )
         page = http.get(f"{as_url}/authorize", params=longest.params())
         assert page.status_code == 200, page.text[:300]
         stored = count(engine, "pendingauthorization", "state = :state", state=longest.state)
         assert stored == 1
         too_long = AuthorizationRequest(
-            client["client_id"], REDIRECT, RESOURCE, state="s" * (field_limits.STATE + 1)
+            client["client_id"], REDIRECT_URI, RESOURCE, state="s" * (field_limits.STATE + 1)
         )
         with unchanged(engine):
             refused = http.get(f"{as_url}/authorize", params=too_long.params())

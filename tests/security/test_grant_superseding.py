@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import httpx2
 from harness.oauth_flow import (
+    REDIRECT_URI,
     AuthorizationRequest,
     authorize,
     code_from,
@@ -20,13 +21,11 @@ from harness.oauth_flow import (
     register,
 )
 
-REDIRECT = "http://127.0.0.1:33418/callback"
-
 
 def grant(stack, http: httpx2.Client, client_id: str, scope: str, **kwargs) -> dict:
     """One authorization of ``client_id`` through the real forms; the token response."""
     resource = kwargs.pop("resource", stack.resource)
-    request = AuthorizationRequest(client_id, REDIRECT, resource, scope=scope)
+    request = AuthorizationRequest(client_id, REDIRECT_URI, resource, scope=scope)
     code = code_from(authorize(http, stack.as_url, request, **kwargs), request)
     response = redeem(http, stack.as_url, request, code)
     assert response.status_code == 200, response.text
@@ -36,7 +35,7 @@ def grant(stack, http: httpx2.Client, client_id: str, scope: str, **kwargs) -> d
 def test_a_new_grant_supersedes_the_earlier_one_for_the_same_client_user_and_resource(
     stack, http, introspect
 ) -> None:
-    client_id = register(http, stack.as_url, [REDIRECT])["client_id"]
+    client_id = register(http, stack.as_url, [REDIRECT_URI])["client_id"]
     first = grant(stack, http, client_id, "notes:read notes:write offline_access")
     other_resource = grant(
         stack, http, client_id, "notes:read offline_access", resource=stack.other_resource

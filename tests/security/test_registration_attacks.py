@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import httpx2
 from harness.db_rows import unchanged
-
-GOOD = "http://127.0.0.1:33418/callback"
+from harness.oauth_flow import REDIRECT_URI
 
 
 def refuse_registration(
@@ -71,7 +70,7 @@ def test_register_refuses_backslash_authority_confusion(stack, http) -> None:
 
 def test_register_refuses_fragment(stack, http) -> None:
     """OAuth 2.1 §2.3 / RFC 6749 §3.1.2: "The endpoint URI MUST NOT include a fragment"."""
-    refuse_registration(stack, http, ["http://127.0.0.1:33418/callback#frag"])
+    refuse_registration(stack, http, [f"{REDIRECT_URI}#frag"])
 
 
 def test_register_refuses_javascript_scheme(stack, http) -> None:
@@ -141,7 +140,7 @@ def test_register_refuses_one_bad_uri_among_good_ones(stack, http) -> None:
     """RFC 7591 §3.2.2 / RFC 9700 §4.1: every URI is checked; a valid first entry must not
     smuggle an attacker's second one into the registration."""
     payload = refuse_registration(
-        stack, http, [GOOD, "http://localhost:4000/cb", "https://evil.example/cb"]
+        stack, http, [REDIRECT_URI, "http://localhost:4000/cb", "https://evil.example/cb"]
     )
     assert "evil.example" in payload["error_description"]
 
@@ -161,11 +160,17 @@ def test_register_refuses_wrong_json_types(stack, http) -> None:
     a number where a string belongs) is refused with the RFC 7591 §3.2.2 code for that field
     (``invalid_redirect_uri`` for ``redirect_uris``, else ``invalid_client_metadata``), not with
     FastAPI's 422 and never a 500."""
-    refuse_registration(stack, http, GOOD, error="invalid_redirect_uri")
+    refuse_registration(stack, http, REDIRECT_URI, error="invalid_redirect_uri")
     refuse_registration(stack, http, [None], error="invalid_redirect_uri")
-    refuse_registration(stack, http, [GOOD], error="invalid_client_metadata", client_name=42)
     refuse_registration(
-        stack, http, [GOOD], error="invalid_client_metadata", grant_types="authorization_code"
+        stack, http, [REDIRECT_URI], error="invalid_client_metadata", client_name=42
+    )
+    refuse_registration(
+        stack,
+        http,
+        [REDIRECT_URI],
+        error="invalid_client_metadata",
+        grant_types="authorization_code",
     )
 
 
@@ -173,20 +178,24 @@ def test_register_refuses_unsupported_grant_types(stack, http) -> None:
     """OAuth 2.1 §10.1 (no implicit, no password) / RFC 7591 §2.1: only the grants this AS
     offers may be registered."""
     refuse_registration(
-        stack, http, [GOOD], error="invalid_client_metadata", grant_types=["implicit"]
+        stack, http, [REDIRECT_URI], error="invalid_client_metadata", grant_types=["implicit"]
     )
     refuse_registration(
-        stack, http, [GOOD], error="invalid_client_metadata", grant_types=["password"]
+        stack, http, [REDIRECT_URI], error="invalid_client_metadata", grant_types=["password"]
     )
     refuse_registration(
-        stack, http, [GOOD], error="invalid_client_metadata", response_types=["token"]
+        stack, http, [REDIRECT_URI], error="invalid_client_metadata", response_types=["token"]
     )
 
 
 def test_register_refuses_unknown_token_endpoint_auth_method(stack, http) -> None:
     """RFC 7591 §2: ``token_endpoint_auth_method`` must be one the AS supports."""
     refuse_registration(
-        stack, http, [GOOD], error="invalid_client_metadata", token_endpoint_auth_method="magic"
+        stack,
+        http,
+        [REDIRECT_URI],
+        error="invalid_client_metadata",
+        token_endpoint_auth_method="magic",
     )
 
 
@@ -218,7 +227,7 @@ def test_register_refuses_non_object_json(stack, http) -> None:
 def test_register_refuses_oversized_body(stack, http) -> None:
     """RFC 9700 §4 (resource exhaustion) / RFC 9110 §15.5.14: a huge body gets 413 in the OAuth
     error format before any parser buffers it, and writes nothing."""
-    huge = {"redirect_uris": [GOOD], "client_name": "x" * 2_000_000}
+    huge = {"redirect_uris": [REDIRECT_URI], "client_name": "x" * 2_000_000}
     with unchanged(stack.engine):
         response = http.post(f"{stack.as_url}/register", json=huge)
     assert response.status_code == 413, response.text
@@ -254,7 +263,7 @@ def test_register_accepts_a_plain_loopback_client(stack, http) -> None:
     response = http.post(
         f"{stack.as_url}/register",
         json={
-            "redirect_uris": [GOOD, "http://[::1]:4000/cb"],
+            "redirect_uris": [REDIRECT_URI, "http://[::1]:4000/cb"],
             "token_endpoint_auth_method": "none",
         },
     )

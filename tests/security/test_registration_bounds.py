@@ -11,14 +11,12 @@ import time
 
 import httpx2
 from harness.db_rows import count, unchanged
-from harness.oauth_flow import issue_tokens, register
+from harness.oauth_flow import REDIRECT_URI, issue_tokens, register
 from sqlalchemy import text
-
-REDIRECT = "http://127.0.0.1:33418/callback"
 
 
 def attempt(stack, http: httpx2.Client, **metadata) -> httpx2.Response:
-    body = {"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", **metadata}
+    body = {"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none", **metadata}
     return http.post(f"{stack.as_url}/register", json=body)
 
 
@@ -76,7 +74,7 @@ def test_unused_clients_expired_codes_and_dead_grants_are_purged(make_stack, htt
     client that did is kept. Codes long expired and grants with no usable token are deleted
     with their token records; a grant with a live refresh token is kept."""
     stack = make_stack(unused_client_ttl=60)
-    unused = register(http, stack.as_url, [REDIRECT])
+    unused = register(http, stack.as_url, [REDIRECT_URI])
     used, _request, _tokens = issue_tokens(http, stack.as_url, stack.resource, scope="notes:read")
     kept, _request, _tokens = issue_tokens(http, stack.as_url, stack.resource)
     past = int(time.time()) - 700

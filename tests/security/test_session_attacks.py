@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import httpx2
 from harness.db_rows import unchanged
+from harness.html_forms import form_data, only_form
 from harness.oauth_flow import (
+    REDIRECT_URI,
     AuthorizationRequest,
     authorize,
     code_from,
-    form_data,
     login,
-    only_form,
     register,
 )
 
-REDIRECT = "http://127.0.0.1:33418/callback"
-
 
 def new_request(stack, http: httpx2.Client, scope: str = "notes:read") -> AuthorizationRequest:
-    client = register(http, stack.as_url, [REDIRECT])
-    return AuthorizationRequest(client["client_id"], REDIRECT, stack.resource, scope=scope)
+    client = register(http, stack.as_url, [REDIRECT_URI])
+    return AuthorizationRequest(client["client_id"], REDIRECT_URI, stack.resource, scope=scope)
 
 
 def assert_refused_page(response: httpx2.Response) -> None:
@@ -50,7 +48,7 @@ def test_cookies_a_loopback_callback_receives_authorize_nobody(stack, http) -> N
         own = new_request(stack, thief, scope="notes:read notes:write notes:delete")
         page = thief.get(f"{stack.as_url}/authorize", params=own.params())
     assert page.status_code == 200
-    assert any(name == "password" for name, _ in only_form(page).inputs), page.text[:500]
+    assert only_form(page).asks_for_password(), page.text[:500]
     assert 'name="decision"' not in page.text
 
 

@@ -14,6 +14,7 @@ import base64
 import httpx2
 from harness.db_rows import count, unchanged
 from harness.oauth_flow import (
+    REDIRECT_URI,
     AuthorizationRequest,
     authorize,
     code_from,
@@ -23,13 +24,11 @@ from harness.oauth_flow import (
     register,
 )
 
-REDIRECT = "http://127.0.0.1:33418/callback"
-
 
 def issue_code(stack, http: httpx2.Client, scope: str = "notes:read", **client_meta):
     """A registered client, its authorization request and a fresh, unredeemed code."""
-    client = register(http, stack.as_url, [REDIRECT], **client_meta)
-    request = AuthorizationRequest(client["client_id"], REDIRECT, stack.resource, scope=scope)
+    client = register(http, stack.as_url, [REDIRECT_URI], **client_meta)
+    request = AuthorizationRequest(client["client_id"], REDIRECT_URI, stack.resource, scope=scope)
     return client, request, code_from(authorize(http, stack.as_url, request), request)
 
 
@@ -81,7 +80,7 @@ def test_token_foreign_code_verifier_is_refused(stack, http) -> None:
     """RFC 7636 §1 (code interception): the verifier of *another* valid request of the same
     client does not unlock this code; the binding is per authorization request."""
     _client, request, code = issue_code(stack, http)
-    other = AuthorizationRequest(request.client_id, REDIRECT, stack.resource)
+    other = AuthorizationRequest(request.client_id, REDIRECT_URI, stack.resource)
     refused(
         stack,
         lambda: redeem(http, stack.as_url, request, code, code_verifier=other.verifier),
@@ -92,8 +91,8 @@ def test_token_foreign_code_verifier_is_refused(stack, http) -> None:
 def test_token_redirect_uri_mismatch_is_refused(stack, http) -> None:
     """RFC 6749 §4.1.3 / OAuth 2.1 §10.2: if sent, ``redirect_uri`` must equal the one the code
     was issued for (defends code injection through a second registered URI)."""
-    client = register(http, stack.as_url, [REDIRECT, "http://127.0.0.1:33418/other"])
-    request = AuthorizationRequest(client["client_id"], REDIRECT, stack.resource)
+    client = register(http, stack.as_url, [REDIRECT_URI, "http://127.0.0.1:33418/other"])
+    request = AuthorizationRequest(client["client_id"], REDIRECT_URI, stack.resource)
     code = code_from(authorize(http, stack.as_url, request), request)
     refused(
         stack,
@@ -109,7 +108,7 @@ def test_token_code_redeemed_by_another_client_is_refused(stack, http) -> None:
     confidential client, or ... to the public client identified by client_id". The victim can
     still redeem afterwards: the thief cannot burn the code."""
     _victim, request, code = issue_code(stack, http)
-    thief = register(http, stack.as_url, [REDIRECT])
+    thief = register(http, stack.as_url, [REDIRECT_URI])
     refused(
         stack,
         lambda: redeem(http, stack.as_url, request, code, client_id=thief["client_id"]),
@@ -142,8 +141,8 @@ def test_token_code_replay_is_refused_and_revokes_what_it_issued(stack, http, in
 
 def test_token_unknown_code_is_refused(stack, http) -> None:
     """RFC 6749 §5.2 ``invalid_grant``: a guessed or made-up code."""
-    client = register(http, stack.as_url, [REDIRECT])
-    request = AuthorizationRequest(client["client_id"], REDIRECT, stack.resource)
+    client = register(http, stack.as_url, [REDIRECT_URI])
+    request = AuthorizationRequest(client["client_id"], REDIRECT_URI, stack.resource)
     refused(stack, lambda: redeem(http, stack.as_url, request, "A" * 43), "invalid_grant")
 
 
@@ -162,7 +161,7 @@ def test_token_resource_swap_is_refused(stack, http) -> None:
 def test_token_unsupported_grant_types_are_refused(stack, http) -> None:
     """OAuth 2.1 §10.1 / RFC 9700 §2.4: no resource-owner password grant, no implicit; client
     credentials is not offered: ``unsupported_grant_type``."""
-    client = register(http, stack.as_url, [REDIRECT])
+    client = register(http, stack.as_url, [REDIRECT_URI])
     for grant_type in ("password", "client_credentials", "implicit", "urn:x:custom"):
         data = {
             "grant_type": grant_type,
@@ -191,7 +190,7 @@ def test_token_confidential_client_with_wrong_secret_is_refused(stack, http) -> 
             data={
                 "grant_type": "authorization_code",
                 "code": code,
-                "redirect_uri": REDIRECT,
+                "redirect_uri": REDIRECT_URI,
                 "code_verifier": request.verifier,
             },
             headers={"Authorization": f"Basic {basic}"},
@@ -243,7 +242,7 @@ def test_refresh_token_of_another_client_is_refused(stack, http) -> None:
     """OAuth 2.1 §4.3.1: the refresh token is bound to the client it was issued to; presenting
     it as another client fails and does not rotate (or burn) the victim's token."""
     _victim, request, tokens = issue_tokens(http, stack.as_url, stack.resource)
-    thief = register(http, stack.as_url, [REDIRECT])
+    thief = register(http, stack.as_url, [REDIRECT_URI])
     refused(
         stack,
         lambda: refresh(http, stack.as_url, thief["client_id"], tokens["refresh_token"]),

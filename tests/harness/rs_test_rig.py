@@ -1,16 +1,21 @@
-"""Helpers for the resource server's tests (imported by conftest.py and the test modules).
+"""The resource server's test rig (tests/resource_server/): ``FakeAuthorizationServer`` and
+``RunningRS``.
 
-``fake_as`` is a *test double of the authorization server* for gate unit/integration tests: a
-real HTTP server on loopback that publishes AS metadata, a JWKS with a test ES256 key, and an
-RFC 7662 introspection endpoint, and mints tokens with that key. End-to-end tests
-(``test_end_to_end.py``) use the real ``demo_as`` instead.
+``FakeAuthorizationServer`` is a *test double of the authorization server* for the gate and
+token-verification tests: a real HTTP server on loopback that publishes AS metadata, a JWKS with
+a test ES256 key, and an RFC 7662 introspection endpoint, and mints tokens with that key, so a
+test can forge any claim. ``RunningRS`` is a real scoped_tools_server app served in-process and
+pointed at it. End-to-end tests (``test_end_to_end.py``) use the real ``demo_as`` instead. The raw
+MCP requests themselves are ``harness.mcp_raw``'s.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +29,9 @@ from starlette.routing import Route
 
 from scoped_tools_server.settings import Settings
 
+from .db_rows import open_engine, unchanged
+
 INTROSPECTION_SECRET = "test-introspection-secret"
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 def new_signing_key() -> ECKey:
@@ -142,47 +148,13 @@ class RunningRS:
     def client(self, **kwargs: Any) -> httpx2.Client:
         return httpx2.Client(timeout=10.0, **kwargs)
 
-
-def jsonrpc(
-    method: str, params: dict[str, Any] | None = None, request_id: int = 1
-) -> dict[str, Any]:
-    message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
-    if params is not None:
-        message["params"] = params
-    return message
-
-
-def initialize_body() -> dict[str, Any]:
-    return jsonrpc(
-        "initialize",
-        {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "raw-test", "version": "0"},
-        },
-    )
-
-
-def tool_call(
-    name: Any, arguments: dict[str, Any] | None = None, request_id: int = 2
-) -> dict[str, Any]:
-    return jsonrpc("tools/call", {"name": name, "arguments": arguments or {}}, request_id)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
-
-
-def open_session(client: httpx2.Client, rs: RunningRS, token: str) -> str:
-    """Run the 2025-11-25 handshake over raw HTTP; returns the Mcp-Session-Id."""
-    response = client.post(rs.resource_url, json=initialize_body(), headers=bearer(token))
-    assert response.status_code == 200, response.text
-    session_id = response.headers["mcp-session-id"]
-    headers = {**bearer(token), "Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"}
-    notified = client.post(
-        rs.resource_url,
-        json={"jsonrpc": "2.0", "method": "notifications/initialized"},
-        headers=headers,
-    )
-    assert notified.status_code == 202, notified.text
-    return session_id
+    @contextlib.contextmanager
+    def notes_unchanged(self) -> Iterator[None]:
+        """Assert that the block writes nothing to the RS's notes database (a refused request
+        has no side effect; ``harness.db_rows.unchanged``)."""
+        engine = open_engine(self.settings.database_url)
+        try:
+            with unchanged(engine):
+                yield
+        finally:
+            engine.dispose()
