@@ -1,5 +1,8 @@
 """Shared pytest configuration. Program-specific fixtures live in each test folder's conftest;
-the storage backends (``database_url``: SQLite and PostgreSQL) are shared by several folders.
+what several folders share is here: the storage backends (``database_url``: SQLite and
+PostgreSQL), the real AS + RS ``stack`` (``harness.stack``; one per test module, a folder may
+override it with other settings), ``make_stack`` for a stack with other AS settings, and ``http``,
+a fresh user agent per test.
 
 Helper modules that several test folders use (``serving.py``) sit in ``tests/`` and are importable
 as top-level modules because ``pythonpath = ["tests"]`` is set in pyproject.toml.
@@ -8,13 +11,15 @@ as top-level modules because ``pythonpath = ["tests"]`` is set in pyproject.toml
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 from harness.backends import BACKENDS, fresh_database
 from harness.postgres_cluster import PostgresServer
 from harness.postgres_cluster import postgres_server as start_postgres_server
+from harness.stack import Stack, running_stack, stack_builder
 
 # Every test client registers from 127.0.0.1, far more often than the default per-address rate
 # (demo_as/registration_bounds.py). Servers built in-process and started as subprocesses read
@@ -33,3 +38,25 @@ def postgres_server() -> Iterator[PostgresServer]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty AS database for one test, once on SQLite and once on PostgreSQL."""
     yield from fresh_database(request, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A real AS + RS (``harness.stack``) shared by the tests of one module; every test registers
+    its own clients, so tests do not see each other's state."""
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    """Build a stack with different AS settings (closed at the end of the test)."""
+    with stack_builder(tmp_path) as build:
+        yield build
+
+
+@pytest.fixture
+def http() -> Iterator[httpx2.Client]:
+    """A fresh user agent: its own cookie jar, never follows redirects (we inspect them)."""
+    with httpx2.Client(timeout=30.0, follow_redirects=False) as client:
+        yield client

@@ -16,7 +16,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2
 import pytest
 from chromium import CHROMIUM, CHROMIUM_ARGS
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -109,12 +108,6 @@ def rs_url(tmp_path_factory: pytest.TempPathFactory, as_url: str) -> Iterator[st
 
     with serve_app(app_for, port=RS_PORT) as base_url:
         yield base_url
-
-
-@pytest.fixture
-def http() -> Iterator[httpx2.Client]:
-    with httpx2.Client(timeout=10) as client:
-        yield client
 
 
 @pytest.fixture

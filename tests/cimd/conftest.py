@@ -1,16 +1,15 @@
 """Fixtures of the CIMD tests: one HTTPS document host (a throwaway CA the AS trusts through
 ``cimd_ca_bundle``) and one real AS + RS per module (``harness.stack``) allowed to fetch from it
-(``cimd_allowed_hosts``: the host is 127.0.0.1, which the SSRF rule refuses otherwise)."""
+(``cimd_allowed_hosts``: the host is 127.0.0.1, which the SSRF rule refuses otherwise); it
+overrides tests/conftest.py's ``stack``, whose ``make_stack`` and ``http`` these tests use."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
-import httpx2
 import pytest
 from harness.document_host import DocumentHost, running_document_host
-from harness.stack import Stack, running_stack, stack_builder
+from harness.stack import Stack, running_stack
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +30,3 @@ def cimd_settings(documents: DocumentHost, **overrides: object) -> dict[str, obj
 def stack(tmp_path_factory: pytest.TempPathFactory, documents: DocumentHost) -> Iterator[Stack]:
     with running_stack(tmp_path_factory.mktemp("stack"), **cimd_settings(documents)) as running:
         yield running
-
-
-@pytest.fixture
-def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
-    """Another stack with other AS settings (closed at the end of the test)."""
-    with stack_builder(tmp_path) as build:
-        yield build
-
-
-@pytest.fixture
-def http() -> Iterator[httpx2.Client]:
-    """A fresh user agent that never follows redirects (we inspect them)."""
-    with httpx2.Client(timeout=30.0, follow_redirects=False) as client:
-        yield client

@@ -11,8 +11,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from harness.postgres_cluster import PostgresServer
-from harness.postgres_cluster import postgres_server as start_postgres_server
 from serving import serve_app
 
 from demo_as.app import create_app
@@ -67,24 +65,3 @@ def start_lab(tmp_path: Path) -> Iterator[Callable[..., LabServer]]:
 @pytest.fixture
 def lab(start_lab: Callable[..., LabServer]) -> LabServer:
     return start_lab()
-
-
-@pytest.fixture(scope="session")
-def lab_postgres() -> Iterator[PostgresServer]:
-    with start_postgres_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def journal_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh AS database for one test: a SQLite file, or a database in a throwaway PostgreSQL
-    cluster (harness/postgres_cluster.py)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'journal.db'}"
-        return
-    server: PostgresServer = request.getfixturevalue("lab_postgres")
-    url = server.create_database()
-    try:
-        yield url
-    finally:
-        server.drop_database(url)

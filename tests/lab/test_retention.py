@@ -31,8 +31,8 @@ def stored(lab) -> list[LabEvent]:
         return list(db.exec(select(LabEvent).order_by(LabEvent.id)).scalars())
 
 
-def test_count_bound_keeps_the_newest(start_lab, journal_database_url):
-    lab = start_lab(database_url=journal_database_url, lab_max_events=100)
+def test_count_bound_keeps_the_newest(start_lab, database_url):
+    lab = start_lab(database_url=database_url, lab_max_events=100)
     for _ in range(3):
         assert lab.report_rs(rs_events(60)).json()["accepted"] == 60
     rows = stored(lab)
@@ -41,16 +41,16 @@ def test_count_bound_keeps_the_newest(start_lab, journal_database_url):
     assert max(r.id for r in rows) - min(r.id for r in rows) == 99
 
 
-def test_age_bound_drops_old_events(start_lab, journal_database_url):
-    lab = start_lab(database_url=journal_database_url, lab_max_age_seconds=60)
+def test_age_bound_drops_old_events(start_lab, database_url):
+    lab = start_lab(database_url=database_url, lab_max_age_seconds=60)
     lab.report_rs(rs_events(5, at=time.time() - 120, client_id="client-old"))
     lab.report_rs(rs_events(3, client_id="client-new"))
     assert {r.client_id for r in stored(lab)} == {"client-new"}
     assert [c["client_id"] for c in lab.http.get("/lab/api/clients").json()] == ["client-new"]
 
 
-def test_journal_survives_a_restart(tmp_path, journal_database_url):
-    with running_lab(tmp_path, database_url=journal_database_url) as first:
+def test_journal_survives_a_restart(tmp_path, database_url):
+    with running_lab(tmp_path, database_url=database_url) as first:
         client, _request, tokens = issue_tokens(first.http, first.url, RESOURCE)
         cid = client["client_id"]
         refresh(first.http, first.url, cid, tokens["refresh_token"], resource=RESOURCE)
@@ -60,7 +60,7 @@ def test_journal_survives_a_restart(tmp_path, journal_database_url):
     rotation = next(r for r in report["rules"] if r["id"] == "refresh-rotation-followed")
     assert rotation["verdict"] == "fail"
 
-    with running_lab(tmp_path, database_url=journal_database_url) as second:
+    with running_lab(tmp_path, database_url=database_url) as second:
         assert second.http.get(f"/lab/api/clients/{cid}/events").json() == events
         assert second.http.get(f"/lab/api/clients/{cid}/report").json() == report
         with session(second.app.state.engine) as db:

@@ -8,31 +8,17 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx2
-import pytest
 import sqlalchemy
 from harness.mcp_raw import call_tool, headers, initialize_message, open_session, tool_call
 from harness.oauth_flow import issue_tokens
-from harness.stack import Stack, running_stack
+from harness.stack import Stack
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from demo_as.lab.probes import get_probe, store_probe
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("lab-rs")) as running:
-        yield running
-
-
-@pytest.fixture
-def http() -> Iterator[httpx2.Client]:
-    with httpx2.Client(timeout=15.0, follow_redirects=False) as client:
-        yield client
 
 
 def fingerprint(token: str) -> str:
