@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable
@@ -22,7 +19,6 @@ from harness.rs_test_rig import (
     INTROSPECTION_SECRET,
     FakeAuthorizationServer,
     RunningRS,
-    new_signing_key,
 )
 
 
@@ -62,12 +58,20 @@ def invalid_token_header(rs: RunningRS, description: str) -> str:
     )
 
 
-def post_initialize(rs: RunningRS, token: str):
+def post_initialize(rs: RunningRS, token: str | None, **extra_headers: str):
+    """An ``initialize`` POST with bearer ``token`` (``None``: none) and ``extra_headers``."""
     with rs.client() as client:
-        return client.post(rs.resource_url, json=initialize_message(), headers=headers(token))
+        return client.post(
+            rs.resource_url, json=initialize_message(), headers=headers(token, **extra_headers)
+        )
 
 
-def test_expired_token(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
+def test_a_rejected_token_is_401_invalid_token_with_its_reason(
+    rs: RunningRS, fake_as: FakeAuthorizationServer
+) -> None:
+    """RFC 6750 §3.1: any token the verifier rejects is answered 401 ``invalid_token`` with the
+    verifier's reason, in the challenge and in the JSON body. Which tokens are rejected, and each
+    reason's wording, is test_token_verification.py's (one rejection here stands for all)."""
     response = post_initialize(rs, fake_as.mint(exp=int(time.time()) - 60))
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == invalid_token_header(
@@ -77,83 +81,6 @@ def test_expired_token(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
         "error": "invalid_token",
         "error_description": "The access token expired",
     }
-
-
-def test_wrong_audience(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
-    other = "http://127.0.0.1:8000/mcp"
-    response = post_initialize(rs, fake_as.mint(aud=other))
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == invalid_token_header(
-        rs,
-        f"The access token's audience ['{other}'] does not include '{rs.resource_url}'",
-    )
-
-
-def test_other_issuer(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
-    response = post_initialize(rs, fake_as.mint(iss="http://evil.example"))
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == invalid_token_header(
-        rs,
-        f"The access token was issued by 'http://evil.example', not by '{fake_as.issuer}'",
-    )
-
-
-def test_alg_none(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
-    _, payload, _ = fake_as.mint().split(".")
-
-    none_header = base64.urlsafe_b64encode(
-        json.dumps({"alg": "none", "typ": "at+jwt"}).encode()
-    ).rstrip(b"=")
-    response = post_initialize(rs, f"{none_header.decode()}.{payload}.")
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == invalid_token_header(
-        rs, "The access token's alg 'none' is not accepted; only ES256 is"
-    )
-
-
-def test_hs256_signed_with_the_public_key(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
-    header = {"alg": "HS256", "typ": "at+jwt", "kid": fake_as.key.kid}
-    signing_input = ".".join(
-        base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
-        for part in (header, fake_as.claims(scope="notes:read notes:write notes:delete"))
-    )
-    public_pem = fake_as.key.as_pem(private=False)
-    mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
-    signature = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
-    response = post_initialize(rs, f"{signing_input}.{signature}")
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == invalid_token_header(
-        rs, "The access token's alg 'HS256' is not accepted; only ES256 is"
-    )
-
-
-def test_wrong_typ(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
-    response = post_initialize(rs, fake_as.mint(header={"typ": "JWT"}))
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == invalid_token_header(
-        rs, "The access token's typ 'JWT' is not at+jwt (RFC 9068 section 4)"
-    )
-
-
-def test_tampered_payload(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
-    header, _, signature = fake_as.mint().split(".")
-    forged = base64.urlsafe_b64encode(json.dumps(fake_as.claims(sub="bob")).encode()).rstrip(b"=")
-    response = post_initialize(rs, f"{header}.{forged.decode()}.{signature}")
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == invalid_token_header(
-        rs, "The access token's signature does not verify"
-    )
-
-
-def test_unknown_signing_key(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
-    stranger = new_signing_key()
-    response = post_initialize(rs, fake_as.mint(key=stranger))
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == invalid_token_header(
-        rs,
-        f"The access token is signed with key '{stranger.kid}', which the authorization "
-        "server does not publish",
-    )
 
 
 def test_garbage_bearer_value(rs: RunningRS) -> None:
@@ -215,14 +142,15 @@ def test_two_authorization_headers_are_refused(
 def test_insufficient_scope_names_the_tools_scope(
     rs: RunningRS, fake_as: FakeAuthorizationServer, tool: str, arguments: dict, scope: str
 ) -> None:
+    """MCP authorization §Runtime Insufficient Scope Errors / RFC 6750 §3.1: 403 naming the
+    tool's scope (never ``offline_access``, SEP-2207), and the tool does not run."""
     token = fake_as.mint(scope="notes:read offline_access")
     with rs.client() as client:
         session = open_session(client, rs.resource_url, token)
-        response = client.post(
-            rs.resource_url,
-            json=tool_call(tool, arguments),
-            headers=headers(token, session),
-        )
+        with rs.notes_unchanged():
+            response = client.post(
+                rs.resource_url, json=tool_call(tool, arguments), headers=headers(token, session)
+            )
     assert response.status_code == 403
     assert response.headers["www-authenticate"] == (
         f'Bearer error="insufficient_scope", scope="{scope}", resource_metadata="{rs.prm_url}", '
@@ -239,15 +167,24 @@ def test_insufficient_scope_names_the_tools_scope(
 def test_cumulative_challenge(
     start_rs: Callable[..., RunningRS], fake_as: FakeAuthorizationServer
 ) -> None:
+    """``notes:write`` does not imply ``notes:delete``: the note survives; the cumulative
+    challenge asks for what was granted plus the tool's scope."""
     rs = start_rs(challenge_scope="cumulative")
     token = fake_as.mint(scope="notes:read notes:write offline_access")
     with rs.client() as client:
         session = open_session(client, rs.resource_url, token)
-        response = client.post(
+        created = client.post(
             rs.resource_url,
-            json=tool_call("delete_note", {"note_id": 1}),
+            json=tool_call("create_note", {"title": "kept", "body": "x"}),
             headers=headers(token, session),
         )
+        note_id = created.json()["result"]["structuredContent"]["id"]
+        with rs.notes_unchanged():
+            response = client.post(
+                rs.resource_url,
+                json=tool_call("delete_note", {"note_id": note_id}),
+                headers=headers(token, session),
+            )
     assert response.status_code == 403
     assert response.headers["www-authenticate"] == (
         'Bearer error="insufficient_scope", scope="notes:delete notes:read notes:write", '
@@ -298,13 +235,15 @@ def test_unknown_tool_goes_to_the_sdk_error(
     assert "launch_missiles" in json.dumps(result)
 
 
-def test_foreign_host_is_misdirected(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
-    with rs.client() as client:
-        response = client.post(
-            rs.resource_url,
-            json=initialize_message(),
-            headers={**headers(fake_as.mint()), "Host": "evil.example"},
-        )
+@pytest.mark.parametrize(
+    "host", ["evil.example", "127.0.0.1.evil.example", "localhost.evil.example:80"]
+)
+def test_foreign_host_is_misdirected(
+    rs: RunningRS, fake_as: FakeAuthorizationServer, host: str
+) -> None:
+    """MCP transports §Security Warning (DNS rebinding) / RFC 9110 §15.5.20: a ``Host`` that is
+    not this server (a rebinding page's own name) is 421 Misdirected Request."""
+    response = post_initialize(rs, fake_as.mint(), Host=host)
     assert response.status_code == 421
     assert response.json()["error"]["message"] == "Host header does not name this server"
 
@@ -314,51 +253,26 @@ def test_extra_allowed_host(
 ) -> None:
     rs = start_rs(allowed_hosts=["notes.internal:8000"])
     token = fake_as.mint()
-    with rs.client() as client:
-        ok = client.post(
-            rs.resource_url,
-            json=initialize_message(),
-            headers={**headers(token), "Host": "notes.internal:8000"},
-        )
-        refused = client.post(
-            rs.resource_url,
-            json=initialize_message(),
-            headers={**headers(token), "Host": "notes.internal:9999"},
-        )
-    assert ok.status_code == 200
-    assert refused.status_code == 421
+    assert post_initialize(rs, token, Host="notes.internal:8000").status_code == 200
+    assert post_initialize(rs, token, Host="notes.internal:9999").status_code == 421
 
 
 def test_foreign_origin_is_forbidden(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
+    """MCP transports §Security Warning: an Origin present and not allowed is 403."""
     token = fake_as.mint()
-    with rs.client() as client:
-        foreign = client.post(
-            rs.resource_url,
-            json=initialize_message(),
-            headers={**headers(token), "Origin": "http://evil.example"},
-        )
-        loopback = client.post(
-            rs.resource_url,
-            json=initialize_message(),
-            headers={**headers(token), "Origin": "http://localhost:6274"},
-        )
-    assert foreign.status_code == 403
-    assert foreign.json() == {
-        "jsonrpc": "2.0",
-        "id": None,
-        "error": {"code": -32600, "message": "Origin is not allowed"},
-    }
-    assert loopback.status_code == 200
+    for origin in ("http://evil.example", "null"):  # "null": a sandboxed iframe, file://
+        refused = post_initialize(rs, token, Origin=origin)
+        assert refused.status_code == 403
+        assert refused.json() == {
+            "jsonrpc": "2.0",
+            "id": None,
+            "error": {"code": -32600, "message": "Origin is not allowed"},
+        }
+    assert post_initialize(rs, token, Origin="http://localhost:6274").status_code == 200
 
 
 def test_foreign_origin_is_refused_before_the_token_is_looked_at(rs: RunningRS) -> None:
-    with rs.client() as client:
-        response = client.post(
-            rs.resource_url,
-            json=initialize_message(),
-            headers={**MCP_HEADERS, "Origin": "http://evil.example"},
-        )
-    assert response.status_code == 403
+    assert post_initialize(rs, None, Origin="http://evil.example").status_code == 403
 
 
 def test_hijacked_session_is_not_found(rs: RunningRS, fake_as: FakeAuthorizationServer) -> None:
@@ -403,15 +317,18 @@ def test_same_user_from_another_client_is_another_principal(
 def test_oversized_body(
     start_rs: Callable[..., RunningRS], fake_as: FakeAuthorizationServer
 ) -> None:
+    """RFC 9110 §15.5.14: a body beyond ``max_body_bytes`` (declared or streamed) is 413, and
+    nothing of it runs."""
     rs = start_rs(max_body_bytes=2048)
     token = fake_as.mint(scope="notes:read notes:write")
     with rs.client() as client:
         session = open_session(client, rs.resource_url, token)
-        response = client.post(
-            rs.resource_url,
-            json=tool_call("create_note", {"title": "big", "body": "x" * 4096}),
-            headers=headers(token, session),
-        )
+        with rs.notes_unchanged():
+            response = client.post(
+                rs.resource_url,
+                json=tool_call("create_note", {"title": "big", "body": "x" * 4096}),
+                headers=headers(token, session),
+            )
 
         def chunks():
             yield b'{"jsonrpc": "2.0", "id": 9, "method": "tools/call", '
@@ -425,23 +342,45 @@ def test_oversized_body(
         assert refused.json()["error"]["message"] == "The request body exceeds 2048 bytes"
 
 
+def test_the_default_body_limit_refuses_a_megabyte(
+    rs: RunningRS, fake_as: FakeAuthorizationServer
+) -> None:
+    token = fake_as.mint(scope="notes:read notes:write")
+    huge = tool_call("create_note", {"title": "huge", "body": "x" * 1_000_000})
+    with rs.client() as client:
+        session = open_session(client, rs.resource_url, token)
+        with rs.notes_unchanged():
+            response = client.post(rs.resource_url, json=huge, headers=headers(token, session))
+    assert response.status_code == 413
+
+
 def test_routing_header_must_match_the_body(
     rs: RunningRS, fake_as: FakeAuthorizationServer
 ) -> None:
-    token = fake_as.mint(scope="notes:read")
+    """SEP-2243 (MCP 2026-07-28 transports §Server Validation): ``Mcp-Name``/``Mcp-Method`` must
+    match the body (-32020). A proxy routing on the header (``whoami``) while the SDK executes
+    the body (``delete_note``) would be a scope bypass: nothing runs."""
+    token = fake_as.mint(scope="notes:read notes:write notes:delete")
     with rs.client() as client:
         session = open_session(client, rs.resource_url, token)
         in_session = headers(token, session)
-        name_mismatch = client.post(
+        created = client.post(
             rs.resource_url,
-            json=tool_call("delete_note", {"note_id": 1}),
-            headers={**in_session, "Mcp-Method": "tools/call", "Mcp-Name": "whoami"},
+            json=tool_call("create_note", {"title": "kept", "body": "x"}),
+            headers=in_session,
         )
-        method_mismatch = client.post(
-            rs.resource_url,
-            json=tool_call("whoami"),
-            headers={**in_session, "Mcp-Method": "tools/list"},
-        )
+        note_id = created.json()["result"]["structuredContent"]["id"]
+        with rs.notes_unchanged():
+            name_mismatch = client.post(
+                rs.resource_url,
+                json=tool_call("delete_note", {"note_id": note_id}),
+                headers={**in_session, "Mcp-Method": "tools/call", "Mcp-Name": "whoami"},
+            )
+            method_mismatch = client.post(
+                rs.resource_url,
+                json=tool_call("create_note", {"title": "smuggled", "body": "x"}),
+                headers={**in_session, "Mcp-Method": "tools/list"},
+            )
         encoded_match = client.post(
             rs.resource_url,
             json=tool_call("whoami"),
@@ -458,14 +397,24 @@ def test_routing_header_must_match_the_body(
     assert encoded_match.status_code == 200
 
 
+NOTE = {"title": "smuggled", "body": "x"}
+
+
 @pytest.mark.parametrize(
     ("body", "code", "message"),
     [
         (b"{not json", -32700, None),
-        (json.dumps([tool_call("delete_note", {"note_id": 1})]).encode(), -32600, "batches"),
-        (json.dumps(tool_call(["delete_note"])).encode(), -32602, "params.name must be a string"),
-        (json.dumps(tool_call({"name": "delete_note"})).encode(), -32602, "must be a string"),
-        (json.dumps(tool_call(None)).encode(), -32602, "must be a string"),
+        (
+            json.dumps(
+                [tool_call("whoami", request_id=1), tool_call("create_note", NOTE)]
+            ).encode(),
+            -32600,
+            "batches",
+        ),
+        (json.dumps(tool_call(["create_note"], NOTE)).encode(), -32602, "params.name must be"),
+        (json.dumps(tool_call({"name": "create_note"}, NOTE)).encode(), -32602, "must be a string"),
+        (json.dumps(tool_call(5, NOTE)).encode(), -32602, "must be a string"),
+        (json.dumps(tool_call(None, NOTE)).encode(), -32602, "must be a string"),
         (
             json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": []}).encode(),
             -32602,
@@ -479,7 +428,8 @@ def test_routing_header_must_match_the_body(
         (b'"just a string"', -32600, "one JSON-RPC object"),
         (
             b'{"jsonrpc": "2.0", "id": 4, "method": "tools/call", '
-            b'"params": {"name": "whoami", "name": "delete_note", "arguments": {"note_id": 1}}}',
+            b'"params": {"name": "whoami", "name": "create_note", '
+            b'"arguments": {"title": "dup", "body": "x"}}}',
             -32700,
             "duplicate member",
         ),
@@ -488,10 +438,14 @@ def test_routing_header_must_match_the_body(
 def test_bodies_that_could_smuggle_a_tool_call(
     rs: RunningRS, fake_as: FakeAuthorizationServer, body: bytes, code: int, message: str | None
 ) -> None:
+    """JSON-RPC 2.0 §5.1 / RFC 8259 §4: a body the gate and the SDK could read differently
+    (batches, non-string names, duplicate members) is refused before any tool runs; the token
+    may only read, so a ``create_note`` that slipped through would be a scope bypass."""
     token = fake_as.mint(scope="notes:read")
     with rs.client() as client:
         session = open_session(client, rs.resource_url, token)
-        response = client.post(rs.resource_url, content=body, headers=headers(token, session))
+        with rs.notes_unchanged():
+            response = client.post(rs.resource_url, content=body, headers=headers(token, session))
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == code

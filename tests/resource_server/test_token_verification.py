@@ -11,6 +11,8 @@ import time
 import anyio
 import pytest
 from harness.rs_test_rig import INTROSPECTION_SECRET, FakeAuthorizationServer, new_signing_key
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 from serving import bind_loopback_socket, serve_on_socket, socket_base_url
 
 from scoped_tools_server.as_metadata import internal_url
@@ -98,9 +100,14 @@ def test_not_yet_valid(fake_as: FakeAuthorizationServer) -> None:
 
 
 def test_wrong_audience(fake_as: FakeAuthorizationServer) -> None:
+    """RFC 8707 §2 / RFC 9068 §4: the token must name this resource (byte for byte)."""
     verifier = verifier_for(fake_as)
     for aud in ("http://127.0.0.1:8000", "http://127.0.0.1:8000/mcp/", "http://127.0.0.1:9/mcp"):
-        assert isinstance(rejected(verifier, fake_as.mint(aud=aud)), WrongAudience)
+        error = rejected(verifier, fake_as.mint(aud=aud))
+        assert isinstance(error, WrongAudience)
+        assert error.description == (
+            f"The access token's audience ['{aud}'] does not include '{RESOURCE}'"
+        )
 
 
 def test_other_issuer(fake_as: FakeAuthorizationServer) -> None:
@@ -108,6 +115,9 @@ def test_other_issuer(fake_as: FakeAuthorizationServer) -> None:
     for iss in ("http://evil.example", fake_as.issuer + "/"):
         error = rejected(verifier, fake_as.mint(iss=iss))
         assert isinstance(error, WrongIssuer)
+        assert error.description == (
+            f"The access token was issued by '{iss}', not by '{fake_as.issuer}'"
+        )
 
 
 def test_alg_none_is_refused(fake_as: FakeAuthorizationServer) -> None:
@@ -117,20 +127,58 @@ def test_alg_none_is_refused(fake_as: FakeAuthorizationServer) -> None:
     token = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}."
     error = rejected(verifier, token)
     assert isinstance(error, UnsupportedAlgorithm)
-    assert "'none'" in error.description
+    assert error.description == "The access token's alg 'none' is not accepted; only ES256 is"
 
 
-def test_hs256_signed_with_the_public_key_is_refused(fake_as: FakeAuthorizationServer) -> None:
-    """The classic key-confusion attack: HMAC keyed with the (public) JWK bytes."""
+@pytest.mark.parametrize("secret_form", ["pem", "jwk"])
+def test_hs256_signed_with_the_public_key_is_refused(
+    fake_as: FakeAuthorizationServer, secret_form: str
+) -> None:
+    """RFC 8725 §2.1/§3.1, the classic key-confusion attack: HMAC keyed with the AS's *public*
+    key (as PEM, or as its published JWK), which anyone can fetch from /jwks."""
     verifier = verifier_for(fake_as)
-    public_pem = fake_as.key.as_pem(private=False)
+    public = fake_as.key
+    secret = (
+        public.as_pem(private=False)
+        if secret_form == "pem"
+        else json.dumps(public.as_dict(private=False)).encode()
+    )
     header = {"alg": "HS256", "typ": "at+jwt", "kid": fake_as.key.kid}
     signing_input = (
         f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(fake_as.claims()).encode())}"
     )
-    signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     error = rejected(verifier, f"{signing_input}.{b64url(signature)}")
     assert isinstance(error, UnsupportedAlgorithm)
+    assert error.description == "The access token's alg 'HS256' is not accepted; only ES256 is"
+
+
+def test_rs256_with_an_attacker_rsa_key_behind_the_real_kid_is_refused(
+    fake_as: FakeAuthorizationServer,
+) -> None:
+    """RFC 8725 §3.1: only the algorithm the AS uses (ES256) is accepted, before any key lookup."""
+    verifier = verifier_for(fake_as)
+    attacker = RSAKey.generate_key(2048, parameters={"kid": fake_as.key.kid})
+    header = {"alg": "RS256", "typ": "at+jwt", "kid": fake_as.key.kid}
+    token = jwt.encode(header, fake_as.claims(), attacker, algorithms=["RS256"])
+    assert isinstance(rejected(verifier, token), UnsupportedAlgorithm)
+
+
+def test_a_key_embedded_in_the_token_is_not_trusted(fake_as: FakeAuthorizationServer) -> None:
+    """RFC 8725 §3.10 / RFC 7515 §4.1.2-3: keys come from the AS's JWKS, never from the token's
+    own ``jwk`` or ``jku`` header, which the attacker controls."""
+    verifier = verifier_for(fake_as)
+    attacker = new_signing_key()
+    token = fake_as.mint(
+        key=attacker,
+        header={"jwk": attacker.as_dict(private=False), "jku": "http://127.0.0.1:1/jwks"},
+    )
+    error = rejected(verifier, token)
+    assert isinstance(error, UnknownSigningKey)
+    assert error.description == (
+        f"The access token is signed with key '{attacker.kid}', which the authorization "
+        "server does not publish"
+    )
 
 
 def test_tampered_payload(fake_as: FakeAuthorizationServer) -> None:
@@ -138,7 +186,9 @@ def test_tampered_payload(fake_as: FakeAuthorizationServer) -> None:
     header, _, signature = fake_as.mint(scope="notes:read").split(".")
     forged_claims = fake_as.claims(scope="notes:read notes:write notes:delete")
     forged = f"{header}.{b64url(json.dumps(forged_claims).encode())}.{signature}"
-    assert isinstance(rejected(verifier, forged), BadSignature)
+    error = rejected(verifier, forged)
+    assert isinstance(error, BadSignature)
+    assert error.description == "The access token's signature does not verify"
 
 
 def test_signature_by_an_unpublished_key_with_a_published_kid(
@@ -154,7 +204,11 @@ def test_signature_by_an_unpublished_key_with_a_published_kid(
 def test_wrong_typ(fake_as: FakeAuthorizationServer, typ: str | None) -> None:
     verifier = verifier_for(fake_as)
     token = fake_as.mint(header={"typ": typ} if typ else {"typ": "JWT"})
-    assert isinstance(rejected(verifier, token), WrongTokenType)
+    error = rejected(verifier, token)
+    assert isinstance(error, WrongTokenType)
+    assert error.description == (
+        f"The access token's typ '{typ or 'JWT'}' is not at+jwt (RFC 9068 section 4)"
+    )
 
 
 def test_application_at_jwt_typ_is_accepted(fake_as: FakeAuthorizationServer) -> None:
