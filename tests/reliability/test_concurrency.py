@@ -192,20 +192,9 @@ def test_sustained_parallel_refreshes_never_wait_on_each_other_for_a_connection(
     with httpx2.Client(timeout=30.0) as http:
         chains, client_ids = [], []
         for _ in range(SUSTAINED_WORKERS):  # a client each: a new grant supersedes the older
-            client_ids.append(
-                register(http, as_url, ["http://127.0.0.1:33418/callback"])["client_id"]
-            )
-            request = AuthorizationRequest(
-                client_ids[-1],
-                "http://127.0.0.1:33418/callback",
-                RESOURCE,
-                scope="notes:read offline_access",
-            )
-            issued = redeem(
-                http, as_url, request, code_from(authorize(http, as_url, request), request)
-            )
-            assert issued.status_code == 200, issued.text
-            chains.append(issued.json()["refresh_token"])
+            client, _request, issued = issue_tokens(http, as_url, RESOURCE)
+            client_ids.append(client["client_id"])
+            chains.append(issued["refresh_token"])
 
     def refresh_chain(http: httpx2.Client, base: str, i: int) -> list[int]:
         statuses, token = [], chains[i]
