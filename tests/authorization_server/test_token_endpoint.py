@@ -5,6 +5,7 @@ import base64
 import pytest
 from authorization_server.as_toolbox import RESOURCE, AuthServer
 from harness.oauth_flow import REDIRECT_URI
+from harness.oauth_flow import introspect as ask_the_as
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import update
@@ -27,11 +28,7 @@ def redeem(server: AuthServer, client_id: str, the_code: str, verifier: str, **e
 
 
 def introspect(server: AuthServer, token: str) -> dict:
-    response = server.http.post(
-        "/introspect", data={"token": token}, headers={"Authorization": "Bearer rs-secret"}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
+    return ask_the_as(server.base_url, token, "rs-secret")
 
 
 @pytest.fixture

@@ -266,6 +266,16 @@ def issue_tokens(
     return drive(http, issue_tokens_steps(as_url, resource, scope, user, redirect_uri, False))
 
 
+def introspect(as_url: str, token: str, secret: str) -> dict:
+    """RFC 7662 §2, as a resource server holding ``secret`` asks: what the AS says about
+    ``token`` now (revocation is visible here)."""
+    response = httpx2.post(
+        f"{as_url}/introspect", data={"token": token}, headers={"Authorization": f"Bearer {secret}"}
+    )
+    expect_status(response, 200, "introspect")
+    return response.json()
+
+
 # --- the benchmarks' asynchronous client ---------------------------------------------------
 
 

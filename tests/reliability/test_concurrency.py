@@ -20,6 +20,7 @@ from harness.oauth_flow import (
     AuthorizationRequest,
     authorize,
     code_from,
+    introspect,
     issue_tokens,
     redeem,
     refresh,
@@ -80,13 +81,7 @@ def as_workers(
 
 
 def active(as_url: str, token: str) -> bool:
-    response = httpx2.post(
-        f"{as_url}/introspect",
-        data={"token": token},
-        headers={"Authorization": f"Bearer {INTROSPECTION_SECRET}"},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["active"]
+    return introspect(as_url, token, INTROSPECTION_SECRET)["active"]
 
 
 def assert_no_server_errors(responses: list[httpx2.Response]) -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx2
 import pytest
+from harness.oauth_flow import introspect as ask_the_as
 from harness.stack import INTROSPECTION_SECRET, Stack
 
 
@@ -18,12 +18,6 @@ def introspect() -> Callable[[Stack, str], dict]:
     """RFC 7662 §2: what the AS says about a token now (revocation is visible here)."""
 
     def ask(stack: Stack, token: str) -> dict:
-        response = httpx2.post(
-            f"{stack.as_url}/introspect",
-            data={"token": token},
-            headers={"Authorization": f"Bearer {INTROSPECTION_SECRET}"},
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
+        return ask_the_as(stack.as_url, token, INTROSPECTION_SECRET)
 
     return ask
