@@ -29,7 +29,9 @@ class Context:
 
     now: float
     registration: str = "dcr"  # "dcr", "cimd" or "preregistered"
-    twins: list[Step] = field(default_factory=list)  # same-metadata registrations of others
+    # Same-metadata registrations of other clients (views.twins_of gives the oldest one within
+    # TWIN_WINDOW, the only one registers_once names).
+    twins: list[Step] = field(default_factory=list)
 
 
 def registers_once(steps: Sequence[Step], ctx: Context) -> Verdict:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from demo_as.db import session
 from demo_as.lab.catalog import CHALLENGE_PROBES, PROBES, RULES
 from demo_as.lab.errors import UnknownClient, UnknownProbe
-from demo_as.lab.grading import Context
+from demo_as.lab.grading import TWIN_WINDOW, Context
 from demo_as.lab.journal import (
     INFERENCE_WINDOW,
     NewEvent,
@@ -65,24 +65,49 @@ def to_step(row: LabEvent) -> Step:
     )
 
 
-def registration_of(rows: list[LabEvent]) -> dict[str, Any]:
-    return next((dict(r.detail) for r in rows if r.kind == "registration"), {})
+def registration_of(rows: list[LabEvent]) -> LabEvent | None:
+    """The client's first registration step (rows are in time order)."""
+    return next((r for r in rows if r.kind == "registration"), None)
 
 
-def twins_of(engine: Engine, client_id: str, registration: dict[str, Any]) -> list[Step]:
-    """Registrations of other client_ids with the same metadata from the same address."""
-    if not registration:
+def twin_key(detail: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(detail.get(k)) for k in TWIN_KEYS)
+
+
+def twins_of(db: Any, client_id: str, registration: LabEvent | None) -> list[Step]:
+    """The oldest registration of another client_id with the same metadata from the same
+    address within ``TWIN_WINDOW`` of this client's registration, as a one-element list (or
+    empty): all that rule registers-once looks at (grading.registers_once).
+
+    Only registrations inside the window are read, oldest first, and reading stops at the first
+    twin: a workshop's journal of thousands of registrations costs a grade one row, not all."""
+    if registration is None or not registration.detail:
         return []
-    key = tuple(str(registration.get(k)) for k in TWIN_KEYS)
-    with session(engine) as db:
-        rows = db.exec(
-            select(LabEvent).where(LabEvent.kind == "registration", LabEvent.client_id != client_id)
-        ).scalars()
-        return [
-            to_step(r)
-            for r in rows
-            if tuple(str((r.detail or {}).get(k)) for k in TWIN_KEYS) == key
-        ]
+    key = twin_key(registration.detail)
+    # The window is widened by a second here; registers_once applies the exact bound.
+    window = TWIN_WINDOW + 1.0
+    candidates = db.exec(
+        select(
+            LabEvent.id,
+            LabEvent.at,
+            LabEvent.server,
+            LabEvent.client_id,
+            LabEvent.token_fingerprint,
+            LabEvent.detail,
+        )
+        .where(
+            LabEvent.kind == "registration",
+            LabEvent.client_id != client_id,
+            LabEvent.at >= registration.at - window,
+            LabEvent.at <= registration.at + window,
+        )
+        .order_by(LabEvent.id)
+        .execution_options(yield_per=16)
+    )
+    for event_id, at, server, other, fingerprint, detail in candidates:
+        if abs(at - registration.at) <= TWIN_WINDOW and twin_key(detail or {}) == key:
+            return [Step(event_id, at, server, "registration", dict(detail), other, fingerprint)]
+    return []
 
 
 class ClientState:
@@ -91,20 +116,18 @@ class ClientState:
     def __init__(self, engine: Engine, client_id: str) -> None:
         self.client_id = client_id
         self.rows = client_rows(engine, client_id)
-        with session(engine) as db:
+        with session(engine) as db:  # one connection for the client and its twins
             client = db.get(Client, client_id)
-        self.registration_detail = registration_of(self.rows)
+            registration = registration_of(self.rows)
+            twins = twins_of(db, client_id, registration)
+        self.registration_detail = dict(registration.detail or {}) if registration else {}
         self.method = registration_method(
             client_id, client is not None or bool(self.registration_detail)
         )
         self.client_name = (client.client_name if client else None) or self.registration_detail.get(
             "client_name"
         )
-        context = Context(
-            now=time.time(),
-            registration=self.method,
-            twins=twins_of(engine, client_id, self.registration_detail),
-        )
+        context = Context(now=time.time(), registration=self.method, twins=twins)
         self.verdicts: list[Verdict] = grade([to_step(r) for r in self.rows], context)
 
     def counts(self) -> dict[str, int]:
