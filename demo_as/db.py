@@ -38,7 +38,16 @@ def create_db_engine(database_url: str, sqlite_synchronous: str = "normal") -> E
     else:
         engine = create_engine(database_url, pool_pre_ping=True)
     ASTable.metadata.create_all(engine)
+    create_missing_indexes(engine)
     return engine
+
+
+def create_missing_indexes(engine: Engine) -> None:
+    """``create_all`` makes only missing tables: an index added to an existing table in a later
+    version is created here, once (a database from an earlier version keeps working either way)."""
+    for table in ASTable.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
 
 
 def _sqlite_pragmas(synchronous: str, dbapi_connection, _record) -> None:

@@ -4,7 +4,7 @@ tokens appear only as ``sha256:`` fingerprints (journal.fingerprint)."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field
 
 from demo_as.models import ASTable
@@ -21,6 +21,8 @@ class LabEvent(ASTable, table=True):
     """
 
     __tablename__ = "lab_event"
+    # The journal's lookups by kind in a time window (journal.ShownClients, views.twins_of).
+    __table_args__ = (Index("ix_lab_event_kind_at", "kind", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: float = Field(index=True)
