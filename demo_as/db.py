@@ -20,6 +20,11 @@ from sqlmodel import Session, create_engine
 from demo_as.models import ASTable
 from demo_as.private_files import private_directory, private_sqlite_file
 
+# SQLAlchemy's default cap on connections (a pool of 5 plus 10 overflow), all kept open once made:
+# an overflow connection is closed when it is returned, so with more than five requests at once
+# the AS opened (and, on SQLite, ran the four PRAGMAs on) a new connection for most of them.
+POOL_CONNECTIONS = 15
+
 
 def create_db_engine(database_url: str, sqlite_synchronous: str = "normal") -> Engine:
     """An engine with all demo_as tables created; ``sqlite_synchronous`` see ``_sqlite_pragmas``."""
@@ -32,11 +37,16 @@ def create_db_engine(database_url: str, sqlite_synchronous: str = "normal") -> E
                 private_directory(database.parent)
             private_sqlite_file(database)
         engine = create_engine(
-            database_url, connect_args={"check_same_thread": False, "timeout": 30}
+            database_url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=POOL_CONNECTIONS,
+            max_overflow=0,
         )
         event.listen(engine, "connect", functools.partial(_sqlite_pragmas, sqlite_synchronous))
     else:
-        engine = create_engine(database_url, pool_pre_ping=True)
+        engine = create_engine(
+            database_url, pool_pre_ping=True, pool_size=POOL_CONNECTIONS, max_overflow=0
+        )
     ASTable.metadata.create_all(engine)
     create_missing_indexes(engine)
     return engine
