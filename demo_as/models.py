@@ -66,7 +66,7 @@ class PendingAuthorization(ASTable, table=True):
     code_challenge: str = Field(max_length=128)
     username: str | None = Field(default=None, max_length=200)
     csrf_hash: str | None = Field(default=None, max_length=64)
-    expires_at: int
+    expires_at: int = Field(index=True)  # Store.add_pending deletes the expired ones
 
 
 class AuthorizationCode(ASTable, table=True):
@@ -80,7 +80,7 @@ class AuthorizationCode(ASTable, table=True):
     resource: str = Field(max_length=field_limits.RESOURCE)
     code_challenge: str = Field(max_length=128)
     username: str = Field(max_length=200)
-    expires_at: int
+    expires_at: int = Field(index=True)  # housekeeping.purge_expired_codes deletes by it
     used_at: int | None = None
     grant_id: str | None = Field(default=None, max_length=64)
 
