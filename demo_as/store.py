@@ -338,12 +338,18 @@ class Store:
         return True
 
     def access_token_revoked(self, jti: str) -> bool:
-        """True when the jti is unknown, revoked, or its grant is revoked."""
-        record = self.db.get(AccessTokenRecord, jti)
-        if record is None or record.revoked_at is not None:
+        """True when the jti is unknown, revoked, or its grant is revoked (or gone). One query
+        for the record and its grant: /introspect asks this on every call."""
+        found = self.db.exec(
+            select(AccessTokenRecord.revoked_at, Grant.id, Grant.revoked_at)
+            .select_from(AccessTokenRecord)
+            .join(Grant, Grant.id == AccessTokenRecord.grant_id, isouter=True)
+            .where(AccessTokenRecord.jti == jti)
+        ).first()
+        if found is None:
             return True
-        grant = self.db.get(Grant, record.grant_id)
-        return grant is None or grant.revoked_at is not None
+        record_revoked_at, grant_id, grant_revoked_at = found
+        return record_revoked_at is not None or grant_id is None or grant_revoked_at is not None
 
     def revoke_access_token(self, jti: str) -> None:
         self.db.exec(
