@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.schema import CreateIndex
 from sqlmodel import Session, create_engine
 
 from demo_as.models import ASTable
@@ -55,9 +56,11 @@ def create_db_engine(database_url: str, sqlite_synchronous: str = "normal") -> E
 def create_missing_indexes(engine: Engine) -> None:
     """``create_all`` makes only missing tables: an index added to an existing table in a later
     version is created here, once (a database from an earlier version keeps working either way)."""
-    for table in ASTable.metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(engine, checkfirst=True)
+    with engine.begin() as connection:
+        for table in ASTable.metadata.sorted_tables:
+            for index in table.indexes:
+                # IF NOT EXISTS: two processes starting on one database do not race.
+                connection.execute(CreateIndex(index, if_not_exists=True))
 
 
 def _sqlite_pragmas(synchronous: str, dbapi_connection, _record) -> None:
