@@ -102,9 +102,10 @@ def write_events(engine: Engine, limits: JournalLimits | None, events: list[NewE
         return 0
     rows = [row_of(e) for e in events]
     with session(engine) as db:
+        shown = [r for r in rows if r["client_id"] is not None and r["kind"] in SHOWS_CLIENT_KINDS]
         for row in rows:
             if row["client_id"] is None and row["kind"] in INFERABLE_KINDS:
-                infer_from_later(db, row)
+                infer_from_later(db, row, shown)
         db.execute(insert(LabEvent), rows)
         for row in rows:
             if row["client_id"] is not None and row["kind"] in SHOWS_CLIENT_KINDS:
@@ -129,21 +130,27 @@ def row_of(event: NewEvent) -> dict[str, Any]:
     }
 
 
-def infer_from_later(db: Any, row: dict[str, Any]) -> None:
-    """An unattributed event arriving after the client showed itself (RS batches lag)."""
-    later = db.exec(
-        select(LabEvent.client_id)
+def infer_from_later(db: Any, row: dict[str, Any], batch: list[dict[str, Any]]) -> None:
+    """An unattributed event arriving after the client showed itself (RS batches lag): the
+    first client to show itself within ``INFERENCE_WINDOW`` after it, whether stored already or
+    in the same batch (``batch``: that batch's rows of ``SHOWS_CLIENT_KINDS``)."""
+    window = (row["at"], row["at"] + INFERENCE_WINDOW)
+    stored = db.exec(
+        select(LabEvent.at, LabEvent.client_id)
         .where(
             LabEvent.kind.in_(SHOWS_CLIENT_KINDS),
             LabEvent.client_id.is_not(None),
-            LabEvent.at >= row["at"],
-            LabEvent.at <= row["at"] + INFERENCE_WINDOW,
+            LabEvent.at >= window[0],
+            LabEvent.at <= window[1],
         )
         .order_by(LabEvent.at, LabEvent.id)
         .limit(1)
     ).first()
-    if later is not None:
-        row["client_id"] = later[0]
+    candidates = [(r["at"], r["client_id"]) for r in batch if window[0] <= r["at"] <= window[1]]
+    if stored is not None:
+        candidates.append((stored[0], stored[1]))
+    if candidates:
+        row["client_id"] = min(candidates, key=lambda c: c[0])[1]
         row["attribution"] = "inferred"
 
 

@@ -63,3 +63,19 @@ def test_a_step_stored_after_the_client_showed_itself_is_inferred(lab):
     write_events(engine, None, [step("too late", "mcp-request", t - 31)])
     assert attributions(engine)["lagging"] == ("client-a", "inferred")
     assert attributions(engine)["too late"] == (None, None)
+
+
+def test_a_lagging_step_goes_to_the_first_client_after_it_also_within_its_batch(lab):
+    """The batch's own registration counts: a step listed after it but done before it belongs
+    to it, not to a client stored earlier that showed itself later still."""
+    engine, t = lab.app.state.engine, time.time() - 100
+    write_events(engine, None, [step("a shows itself", "registration", t + 10, "client-a")])
+    write_events(
+        engine,
+        None,
+        [
+            step("b shows itself", "registration", t + 5, "client-b"),
+            step("lagging", "prm-fetch", t),
+        ],
+    )
+    assert attributions(engine)["lagging"] == ("client-b", "inferred")
