@@ -37,11 +37,11 @@ def record(request: Request, event: NewEvent) -> None:
 def log_new_failures(lab: LabRuntime, client_ids: set[str]) -> None:
     """One readable AS log line per newly failed rule (no secrets: fingerprints only). Runs on
     the lab's grading thread (runtime.Grader), never on a request."""
-    from demo_as.lab.views import state_of  # views imports the AS store, which imports us
+    from demo_as.lab.views import graded  # views imports the AS store, which imports us
 
     for client_id in client_ids:
-        state = state_of(lab.engine, client_id)
-        for verdict in state.verdicts if state else []:
+        result = graded(lab.engine, client_id)
+        for verdict in result.verdicts if result else []:
             key = (client_id, verdict.rule)
             if verdict.verdict != "fail":
                 lab.logged_failures.discard(key)  # failing again later is news again

@@ -11,6 +11,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -193,7 +194,16 @@ def event_dict(row: LabEvent, rule: str | None) -> dict[str, Any]:
     }
 
 
-class GradedStates:
+@dataclass(frozen=True)
+class Graded:
+    """What a grading pass leaves for reuse: the client's summary row and its verdicts (not its
+    events: a room's worth of those would sit in memory twice, in the journal and here)."""
+
+    summary: dict[str, Any]
+    verdicts: list[Verdict]
+
+
+class GradedClients:
     """Graded clients, reused while nothing that decides their verdicts changed.
 
     Grading reads all of a client's events, and the instructor's ``/lab`` page asks for every
@@ -201,7 +211,8 @@ class GradedStates:
     traffic. A client is graded again when its events change (their count or largest id), when
     any client registers (``registers-once`` compares twins), or ``REGRADE_SECONDS`` after the
     last grading (one rule depends on the clock: an unredeemed code expiring). At most
-    ``MAX_CLIENTS`` states per database are kept (least recently used dropped)."""
+    ``MAX_CLIENTS`` results per database are kept (least recently used dropped). A client's own
+    page and report grade afresh: they need its events anyway."""
 
     REGRADE_SECONDS = 5.0
     MAX_CLIENTS = 2000
@@ -210,38 +221,43 @@ class GradedStates:
         self.lock = threading.Lock()
         self.by_engine: weakref.WeakKeyDictionary[Engine, OrderedDict] = weakref.WeakKeyDictionary()
 
-    def get(self, engine: Engine, client_id: str, stamp: tuple[int, int]) -> ClientState:
+    def get(self, engine: Engine, client_id: str, stamp: tuple[int, int]) -> Graded:
         key = (stamp, registrations_stamp(engine), int(time.time() // self.REGRADE_SECONDS))
         with self.lock:
-            states = self.by_engine.setdefault(engine, OrderedDict())
-            cached = states.get(client_id)
+            results = self.by_engine.setdefault(engine, OrderedDict())
+            cached = results.get(client_id)
             if cached is not None and cached[0] == key:
-                states.move_to_end(client_id)
+                results.move_to_end(client_id)
                 return cached[1]
         state = ClientState(engine, client_id)  # outside the lock: grading takes a while
+        graded = Graded(state.summary(), state.verdicts)
         with self.lock:
-            states[client_id] = (key, state)
-            states.move_to_end(client_id)
-            while len(states) > self.MAX_CLIENTS:
-                states.popitem(last=False)
-        return state
+            results[client_id] = (key, graded)
+            results.move_to_end(client_id)
+            while len(results) > self.MAX_CLIENTS:
+                results.popitem(last=False)
+        return graded
 
 
-GRADED = GradedStates()
+GRADED = GradedClients()
 
 
 def state_of(engine: Engine, client_id: str) -> ClientState | None:
-    stamp = client_stamp(engine, client_id)
-    if stamp[0] == 0:
+    if not client_known(engine, client_id):
         return None
-    return GRADED.get(engine, client_id, stamp)
+    return ClientState(engine, client_id)
+
+
+def graded(engine: Engine, client_id: str) -> Graded | None:
+    """The client's verdicts, reused while unchanged (the grader's log lines)."""
+    stamp = client_stamp(engine, client_id)
+    return GRADED.get(engine, client_id, stamp) if stamp[0] else None
 
 
 def list_clients(engine: Engine) -> list[dict]:
     """Every client the journal names, ordered by first seen."""
     return [
-        GRADED.get(engine, client_id, stamp).summary()
-        for client_id, stamp in client_ids_seen(engine)
+        GRADED.get(engine, client_id, stamp).summary for client_id, stamp in client_ids_seen(engine)
     ]
 
 
