@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from demo_as.lab.journal import JournalLimits, NewEvent, write_events
 from demo_as.lab.probes import FIRED, active_probes
 from demo_as.lab.secret import load_or_create_lab_secret
+from demo_as.private_files import private_directory
 from demo_as.settings import Settings
 
 logger = logging.getLogger("demo_as.lab")
@@ -205,6 +206,8 @@ def create_lab_runtime(settings: Settings, engine: Engine) -> LabRuntime | None:
     """The lab's state for an app, or None when ``--no-lab``."""
     if not settings.lab:
         return None
+    if settings.lab_secret_file is None:
+        private_directory(settings.data_dir)  # the secret's default home is the AS's own
     return LabRuntime(
         engine=engine,
         settings=settings,

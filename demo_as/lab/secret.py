@@ -14,6 +14,8 @@ import os
 import secrets
 from pathlib import Path
 
+from demo_as.private_files import private_directory
+
 
 def load_or_create_lab_secret(configured: str | None, path: Path) -> str:
     """The configured secret, else the one in the file at ``path``, else a new one written
@@ -24,8 +26,10 @@ def load_or_create_lab_secret(configured: str | None, path: Path) -> str:
         existing = path.read_text().strip()
         if existing:
             return existing
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
+    if not path.parent.exists():
+        # A directory we create is private; an existing one named by --lab-secret-file is left
+        # as it is (it may be shared, /tmp say): the file itself is 0600 from its first byte.
+        private_directory(path.parent)
     secret = secrets.token_urlsafe(32)
     # O_EXCL + 0600: never readable by others, not even for an instant; a concurrent first start
     # that lost the race reads the winner's secret.

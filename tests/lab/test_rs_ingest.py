@@ -36,6 +36,17 @@ def test_the_secret_file_can_live_apart_from_the_data_directory(start_lab, tmp_p
     assert not (tmp_path / SECRET_FILE).exists()
 
 
+def test_an_existing_directory_named_for_the_secret_keeps_its_mode(start_lab, tmp_path):
+    """``--lab-secret-file /tmp/lab-secret`` must not make /tmp private: only the file is."""
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    lab = start_lab(lab_secret_file=shared / "secret")
+    assert (shared / "secret").read_text().strip() == lab.secret
+    assert stat.S_IMODE((shared / "secret").stat().st_mode) == 0o600
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+
+
 def test_configured_secret_wins(start_lab, tmp_path):
     lab = start_lab(lab_secret="configured-secret")
     assert lab.secret == "configured-secret"
