@@ -27,8 +27,8 @@ class Grader:
     grades them (all pending at once) with ``grade``, for the log lines of newly failed rules
     (pages and the API grade on read, so they never wait for this thread).
 
-    Grading reads all of a client's events, so a busy client costs more each pass (0.25 s of
-    CPU at about 3,000 events). The thread therefore rests ``PAUSE`` seconds, or ``REST_FACTOR``
+    Grading reads all of a client's events, so a busy client costs more each pass (0.1 s of
+    CPU at about 2,000 events). The thread therefore rests ``PAUSE`` seconds, or ``REST_FACTOR``
     times as long as its last pass took, whichever is longer: grading takes at most a tenth of
     a core, however busy the clients, and the requests keep the rest."""
 

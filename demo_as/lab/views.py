@@ -221,8 +221,12 @@ class GradedClients:
         self.lock = threading.Lock()
         self.by_engine: weakref.WeakKeyDictionary[Engine, OrderedDict] = weakref.WeakKeyDictionary()
 
-    def get(self, engine: Engine, client_id: str, stamp: tuple[int, int]) -> Graded:
-        key = (stamp, registrations_stamp(engine), int(time.time() // self.REGRADE_SECONDS))
+    def get(
+        self, engine: Engine, client_id: str, stamp: tuple[int, int], registrations: int
+    ) -> Graded:
+        """``stamp``: the client's (journal.client_stamp); ``registrations``: the journal's
+        (journal.registrations_stamp), read once for a whole list."""
+        key = (stamp, registrations, int(time.time() // self.REGRADE_SECONDS))
         with self.lock:
             results = self.by_engine.setdefault(engine, OrderedDict())
             cached = results.get(client_id)
@@ -251,13 +255,17 @@ def state_of(engine: Engine, client_id: str) -> ClientState | None:
 def graded(engine: Engine, client_id: str) -> Graded | None:
     """The client's verdicts, reused while unchanged (the grader's log lines)."""
     stamp = client_stamp(engine, client_id)
-    return GRADED.get(engine, client_id, stamp) if stamp[0] else None
+    if not stamp[0]:
+        return None
+    return GRADED.get(engine, client_id, stamp, registrations_stamp(engine))
 
 
 def list_clients(engine: Engine) -> list[dict]:
     """Every client the journal names, ordered by first seen."""
+    registrations = registrations_stamp(engine)
     return [
-        GRADED.get(engine, client_id, stamp).summary for client_id, stamp in client_ids_seen(engine)
+        GRADED.get(engine, client_id, stamp, registrations).summary
+        for client_id, stamp in client_ids_seen(engine)
     ]
 
 
