@@ -8,6 +8,10 @@ reaches the RS without traffic. When the list is full, or the AS is unreachable,
 or refuses a batch, events are dropped and counted; the count travels with every report
 (``dropped``) so the lab can say it is missing some.
 
+Repeats of one successful request with one token are counted on its event rather than queued
+again (``lab_runs.py``), so a client calling a tool a thousand times a second costs the lab one
+event per report, not two thousand.
+
 The AS's answer carries the RS-side probe state (``rs_probes``, see ``lab_probes.py``).
 Authentication: ``Authorization: Bearer <lab secret>`` (the AS compares it in constant time). The
 secret comes from ``lab_secret`` or, while that is unset, from ``lab_secret_file``, which is
@@ -26,8 +30,16 @@ from typing import Any
 import anyio
 import httpx2
 
-from scoped_tools_server.lab_journal import Event, Exchange, tool_result_event
+from scoped_tools_server.lab_journal import Event, Exchange, mcp_request_event, tool_result_event
 from scoped_tools_server.lab_probes import LabProbes
+from scoped_tools_server.lab_runs import (
+    OpenRuns,
+    Run,
+    request_key,
+    result_key,
+    with_repeats,
+    without_request_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +89,8 @@ class LabReporter:
         self.flush_interval = flush_interval
         self.heartbeat_interval = heartbeat_interval
         self._make_client = http_client or (lambda: httpx2.AsyncClient(timeout=timeout))
-        self._pending: list[Event | DeferredToolResult] = []
+        self._pending: list[Event | DeferredToolResult | Run] = []
+        self._runs = OpenRuns()
         self._pending_result_bytes = 0
         self._last_sent: float | None = None
         self._last_warning: dict[str, float] = {}
@@ -88,22 +101,53 @@ class LabReporter:
 
     # -- request path: append or count, nothing else --------------------------------------
 
-    def record(self, event: Event | DeferredToolResult) -> bool:
-        """Queue ``event``, or count it dropped when the queue is full."""
-        if len(self._pending) >= self.max_queued:
-            self.dropped += 1
-            return False
-        self._pending.append(event)
-        return True
+    def record(self, event: Event) -> bool:
+        """Queue ``event``, or count it dropped when the queue is full. It ends the open runs
+        of its token (``lab_runs``: what a token did stays in order)."""
+        self._runs.close_token(event.get("token_fingerprint"))
+        return self._queue(event)
+
+    def record_request(self, exchange: Exchange, status: int) -> None:
+        """An MCP request answered ``status``: a new event, or one more repeat of an open run."""
+        now = time.time()
+        key = request_key(exchange, status)
+        if self._runs.repeat(key, now):
+            return
+        event = mcp_request_event(exchange, status)
+        if key is None:
+            self.record(event)
+        elif self._has_room():
+            self._pending.append(self._runs.open(key, event, now))
 
     def record_tool_result(self, exchange: Exchange, body: bytes) -> None:
         """The response body is parsed by the task, not while the client waits; the bodies
-        waiting for it are bounded in bytes too (a note can be 10 000 characters)."""
+        waiting for it are bounded in bytes too (a note can be 10 000 characters). A body equal
+        to the last one of the same tool and token is a repeat."""
+        now = time.time()
+        key = result_key(exchange)
+        identity = hash(without_request_id(body)) if key is not None else None
+        if self._runs.repeat(key, now, identity):
+            return
         if self._pending_result_bytes + len(body) > MAX_QUEUED_RESULT_BYTES:
             self.dropped += 1
             return
-        if self.record((exchange, body, time.time())):
-            self._pending_result_bytes += len(body)
+        if not self._has_room():
+            return
+        deferred = (exchange, body, now)
+        self._pending.append(self._runs.open(key, deferred, now, identity) if key else deferred)
+        self._pending_result_bytes += len(body)
+
+    def _has_room(self) -> bool:
+        if len(self._pending) >= self.max_queued:
+            self.dropped += 1
+            return False
+        return True
+
+    def _queue(self, item: Event | DeferredToolResult | Run) -> bool:
+        if not self._has_room():
+            return False
+        self._pending.append(item)
+        return True
 
     # -- the task ----------------------------------------------------------------------------
 
@@ -149,6 +193,7 @@ class LabReporter:
         the size check and the request body use the same text). Always at least one: an event
         larger than the byte bound alone is sent alone, and the AS's answer says what became of
         it."""
+        self._runs.clear()  # what is queued now may be encoded: it must not change any more
         batch: list[str] = []
         size = 0
         taken = 0
@@ -163,7 +208,9 @@ class LabReporter:
         del self._pending[:taken]
         return batch
 
-    def _materialise(self, item: Event | DeferredToolResult) -> Event:
+    def _materialise(self, item: Event | DeferredToolResult | Run) -> Event:
+        if isinstance(item, Run):
+            return with_repeats(self._materialise(item.item), item)
         if isinstance(item, tuple):
             self._pending_result_bytes -= len(item[1])
             return tool_result_event(*item)

@@ -22,6 +22,7 @@ about the request (an ``Exchange``) is handed to the lab reporter without waitin
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
@@ -44,7 +45,6 @@ from scoped_tools_server.lab_journal import (
     Exchange,
     TokenSource,
     challenge_event,
-    mcp_request_event,
     probe_applied_event,
     token_fingerprint,
 )
@@ -78,11 +78,14 @@ logger = logging.getLogger(__name__)
 refusals = logging.getLogger("scoped_tools_server.refusals")
 
 QUERY_TOKEN_PARAMETER = "access_token"
-_B64TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=")
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+"""RFC 6750 §2.1: ``b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="``."""
 
 
 def query_token(query_string: bytes) -> str | None:
     """An ``access_token`` query parameter (RFC 6750 §2.3), which this server never accepts."""
+    if not query_string:
+        return None
     for name, value in parse_qsl(query_string.decode("latin-1")):
         if name == QUERY_TOKEN_PARAMETER:
             return value
@@ -119,8 +122,7 @@ def bearer_token(headers: Headers, query_string: bytes) -> str:
     if scheme.lower() != "bearer":  # the scheme name is case-insensitive (OAuth 2.1 §5.1.1)
         raise MissingToken()
     token = credentials.strip()
-    if not token or not set(token) <= _B64TOKEN_CHARS:
-        # RFC 6750 §2.1 b64token syntax.
+    if B64TOKEN.fullmatch(token) is None:
         raise InvalidToken(MalformedToken("The Authorization header does not carry a bearer token"))
     return token
 
@@ -309,7 +311,7 @@ class ScopeGate:
         if refusals.isEnabledFor(logging.INFO):
             refusals.info(refusal_line(rejection, response.status_code, exchange))
         if self.lab is not None:
-            self.lab.record(mcp_request_event(exchange, response.status_code))
+            self.lab.record_request(exchange, response.status_code)
             challenge = response.headers.get("www-authenticate")
             if challenge is not None and response.status_code in (401, 403):
                 error, scope_asked = challenged_scope(rejection)
@@ -368,7 +370,7 @@ def journaling_send(lab: LabReporter, exchange: Exchange, send: Send) -> Send:
                 for name, value in message.get("headers", []):
                     if name.lower() == SESSION_HEADER.encode():
                         exchange.session = token_fingerprint(value.decode("latin-1"))
-            lab.record(mcp_request_event(exchange, status))
+            lab.record_request(exchange, status)
         elif message["type"] == "http.response.body" and exchange.tool is not None:
             if status == 200:
                 chunks.append(message.get("body", b""))

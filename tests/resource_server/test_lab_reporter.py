@@ -25,6 +25,7 @@ from demo_as.settings import Settings as ASSettings
 from scoped_tools_server.lab_journal import Exchange, event
 from scoped_tools_server.lab_probes import LabProbes
 from scoped_tools_server.lab_reporter import MAX_BATCH_BYTES, RS_EVENTS_PATH, LabReporter
+from scoped_tools_server.lab_runs import without_request_id
 from scoped_tools_server.settings import ChallengeScope
 
 SECRET = "lab-secret-for-tests"
@@ -269,3 +270,84 @@ def test_result_bodies_waiting_for_the_task_are_bounded_in_bytes(tmp_path: Path)
     for _ in range(6):
         lab.record_tool_result(exchange, big)
     assert lab.dropped == 3  # 4 MiB of bodies may wait; the rest is counted, not kept
+
+
+def whoami_result(request_id: int) -> bytes:
+    return b'{"jsonrpc":"2.0","id":%d,"result":{"content":[],"isError":false}}' % request_id
+
+
+def test_repeats_of_one_successful_call_are_one_event_with_a_count_and_refusals_keep_order(
+    lab_double: tuple[LabDouble, str], tmp_path: Path
+) -> None:
+    """200, 200, 200, 403, 200 with one token: the three repeats are one event (the first one's
+    ``at``, ``repeats`` and ``last_at``), the 403 ends the run, and what follows is new."""
+    double, base_url = lab_double
+    lab = reporter(base_url, tmp_path)
+    call = Exchange("POST", method="tools/call", tool="whoami", client_id="c1")
+    call.token_fingerprint, call.token_in = "sha256:00000000000000aa", "header"
+    for request_id in (1, 2, 3):
+        lab.record_request(call, 200)
+        lab.record_tool_result(call, whoami_result(request_id))
+    lab.record_request(call, 403)
+    lab.record(event("challenge", "403", {"status": 403}, token_fingerprint=call.token_fingerprint))
+    lab.record_request(call, 200)
+    anyio.run(flushed, lab)
+    sent = [e for r in double.reports for e in r["events"]]
+    shape = [(e["kind"], e["detail"].get("status"), e["detail"].get("repeats")) for e in sent]
+    assert shape == [
+        ("mcp-request", 200, 3),
+        ("tool-result", None, 3),
+        ("mcp-request", 403, None),
+        ("challenge", 403, None),
+        ("mcp-request", 200, None),
+    ]
+    first = sent[0]
+    assert first["summary"].endswith("→ 200 (×3)")
+    assert first["at"] < first["detail"]["last_at"] <= sent[2]["at"]
+    assert sent[1]["detail"]["is_error"] is False
+    assert lab.sent == 5
+
+
+def test_a_run_needs_the_same_token_the_same_answer_and_the_same_report(
+    lab_double: tuple[LabDouble, str], tmp_path: Path
+) -> None:
+    """Another token, another result body (apart from the id), or a report in between: not a
+    repeat."""
+    double, base_url = lab_double
+    lab = reporter(base_url, tmp_path)
+    mine = Exchange("POST", method="tools/call", tool="read_note", client_id="c1")
+    mine.token_fingerprint = "sha256:00000000000000aa"
+    theirs = Exchange("POST", method="tools/call", tool="read_note", client_id="c1")
+    theirs.token_fingerprint = "sha256:00000000000000bb"
+    lab.record_request(mine, 200)
+    lab.record_request(theirs, 200)
+    lab.record_tool_result(mine, b'{"jsonrpc":"2.0","id":1,"result":{"isError":true}}')
+    lab.record_tool_result(mine, b'{"jsonrpc":"2.0","id":2,"result":{"content":[]}}')
+    anyio.run(flushed, lab)
+    lab.record_request(mine, 200)
+    anyio.run(flushed, lab)
+    sent = [e for r in double.reports for e in r["events"]]
+    assert [(e["token_fingerprint"][-2:], e["kind"]) for e in sent] == [
+        ("aa", "mcp-request"),
+        ("bb", "mcp-request"),
+        ("aa", "tool-result"),
+        ("aa", "tool-result"),
+        ("aa", "mcp-request"),
+    ]
+    assert not any("repeats" in e["detail"] for e in sent)
+    assert [e["detail"]["is_error"] for e in sent if e["kind"] == "tool-result"] == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("body", "same_as_id_7"),
+    [
+        (b'{"jsonrpc":"2.0","id":8,"result":{"x":1}}', True),
+        (b'{"jsonrpc":"2.0","id":"req-8","result":{"x":1}}', True),
+        (b'{"jsonrpc":"2.0","id":8,"result":{"x":2}}', False),
+        (b'{"jsonrpc":"2.0","id":{"a":7},"result":{"x":1}}', False),
+        (b'{"jsonrpc":"2.0","id":8,"error":{"code":-32602,"message":"m"}}', False),
+    ],
+)
+def test_results_are_compared_without_their_request_id(body: bytes, same_as_id_7: bool) -> None:
+    reference = without_request_id(b'{"jsonrpc":"2.0","id":7,"result":{"x":1}}')
+    assert (without_request_id(body) == reference) is same_as_id_7
