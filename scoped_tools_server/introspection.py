@@ -1,7 +1,8 @@
 """Access-token validation by asking the AS (RFC 7662 introspection): ``--token-check introspect``.
 
 Trade-off against local JWT checks: a revoked token stops working on the very next request, at the
-cost of one round trip to the AS per MCP request (and the RS depends on the AS being up). The
+cost of one round trip to the AS per MCP request (concurrent requests with one token share one,
+``introspection_sharing.py``; the RS depends on the AS being up). The
 request is authenticated with ``Authorization: Bearer <introspection_secret>`` (our AS's contract,
 docs/architecture.md §Introspection; RFC 7662 §2.1 requires *some* authorization).
 
@@ -26,6 +27,7 @@ from typing import Any
 import httpx2
 
 from scoped_tools_server.as_metadata import discover_endpoint
+from scoped_tools_server.introspection_sharing import SharedIntrospections
 from scoped_tools_server.token_errors import (
     AuthServerUnavailable,
     InactiveToken,
@@ -88,7 +90,9 @@ def claims_from_introspection(response: dict[str, Any], issuer: str) -> dict[str
 
 
 class IntrospectionTokenVerifier:
-    """Asks the AS about every token (no cache: immediate revocation is the reason to use this)."""
+    """Asks the AS about every request's token (no cache: immediate revocation is the reason to
+    use this). Concurrent requests with one token share a call that started after each of them
+    arrived (``introspection_sharing``)."""
 
     def __init__(
         self,
@@ -110,9 +114,10 @@ class IntrospectionTokenVerifier:
         self._make_client = http_client or (lambda: httpx2.AsyncClient(timeout=10.0))
         self._client: httpx2.AsyncClient | None = None
         self._clock = clock
+        self._shared = SharedIntrospections(self._introspect)
 
     async def verify(self, token: str) -> VerifiedToken:
-        response = await self._introspect(token)
+        response = await self._shared.introspect(token)
         require_active(response)
         claims = claims_from_introspection(response, self.issuer)
         try:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx2
 from joserfc import jwt
 from joserfc.jwk import ECKey
@@ -54,6 +55,7 @@ class FakeAuthorizationServer:
     revoked: set[str] = field(default_factory=set)
     minted: dict[str, dict[str, Any]] = field(default_factory=dict)
     introspection_path: str = "/introspect"  # what the metadata advertises (both paths answer)
+    introspection_delay: float = 0.0  # seconds between judging a token and answering
 
     def claims(self, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())
@@ -120,7 +122,10 @@ class FakeAuthorizationServer:
                 return JSONResponse({"error": "invalid_client"}, status_code=401)
             token = str(form.get("token", ""))
             claims = self.minted.get(token)
-            if claims is None or token in self.revoked or claims["exp"] <= time.time():
+            active = bool(claims) and token not in self.revoked and claims["exp"] > time.time()
+            if self.introspection_delay:
+                await anyio.sleep(self.introspection_delay)
+            if not active:
                 return JSONResponse({"active": False})
             return JSONResponse({"active": True, "token_type": "Bearer", **claims})
 

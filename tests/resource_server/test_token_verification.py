@@ -339,3 +339,43 @@ def test_the_rs_may_start_before_the_as() -> None:
         verify(verifier, token)
     with serve_on_socket(authority.app(), sock):
         assert verify(verifier, token).subject == "alice"
+
+
+def test_concurrent_checks_of_one_token_share_a_call_that_started_after_each_arrived(
+    fake_as: FakeAuthorizationServer,
+) -> None:
+    """introspection_sharing: a burst of requests with one token costs two calls, not ten; one
+    that arrives while a call is in flight waits for the next, so a revocation in between
+    refuses it (the answer it gets is never older than the request)."""
+    fake_as.introspection_delay = 0.3
+    token = fake_as.mint()
+    verifier = IntrospectionTokenVerifier(
+        issuer=fake_as.issuer, as_base_url=fake_as.issuer, secret=INTROSPECTION_SECRET,
+        resource_url=RESOURCE,
+    )  # fmt: skip
+    outcomes: list[str] = []
+
+    async def check() -> None:
+        try:
+            await verifier.verify(token)
+            outcomes.append("accepted")
+        except InactiveToken:
+            outcomes.append("refused")
+
+    async def run() -> None:
+        try:
+            async with anyio.create_task_group() as tasks:
+                for _ in range(5):
+                    tasks.start_soon(check)  # the first call: the AS judges it active
+                while not fake_as.introspection_requests:
+                    await anyio.sleep(0.01)
+                fake_as.revoked.add(token)  # while that call is in flight
+                for _ in range(5):
+                    tasks.start_soon(check)  # these wait for the next call
+        finally:
+            await verifier.aclose()
+
+    anyio.run(run)
+    assert sorted(outcomes) == ["accepted"] * 5 + ["refused"] * 5
+    assert len(fake_as.introspection_requests) == 2
+    assert len(verifier._shared) == 0  # nothing kept once nobody waits
