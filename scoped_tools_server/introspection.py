@@ -28,6 +28,7 @@ import httpx2
 
 from scoped_tools_server.as_metadata import discover_endpoint
 from scoped_tools_server.introspection_sharing import SharedIntrospections
+from scoped_tools_server.outbound_http import async_client
 from scoped_tools_server.token_errors import (
     AuthServerUnavailable,
     InactiveToken,
@@ -111,7 +112,7 @@ class IntrospectionTokenVerifier:
         self._secret = secret
         self.resource_url = resource_url
         self.leeway = leeway
-        self._make_client = http_client or (lambda: httpx2.AsyncClient(timeout=10.0))
+        self._make_client = http_client or (lambda: async_client(timeout=10.0))
         self._client: httpx2.AsyncClient | None = None
         self._clock = clock
         self._shared = SharedIntrospections(self._introspect)

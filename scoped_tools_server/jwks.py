@@ -20,6 +20,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, import_key
 
 from scoped_tools_server.as_metadata import discover_endpoint
+from scoped_tools_server.outbound_http import async_client
 from scoped_tools_server.token_errors import AuthServerUnavailable
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class JwksCache:
         self.issuer = issuer
         self.as_base_url = as_base_url.rstrip("/")
         self.min_refetch_seconds = min_refetch_seconds
-        self._http_client = http_client or (lambda: httpx2.AsyncClient(timeout=10.0))
+        self._http_client = http_client or (lambda: async_client(timeout=10.0))
         self._clock = clock
         self._keys: dict[str, ECKey] = {}
         self._jwks_url: str | None = None

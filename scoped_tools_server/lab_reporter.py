@@ -40,6 +40,7 @@ from scoped_tools_server.lab_runs import (
     with_repeats,
     without_request_id,
 )
+from scoped_tools_server.outbound_http import async_client
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class LabReporter:
         self.max_batch_bytes = max_batch_bytes
         self.flush_interval = flush_interval
         self.heartbeat_interval = heartbeat_interval
-        self._make_client = http_client or (lambda: httpx2.AsyncClient(timeout=timeout))
+        self._make_client = http_client or (lambda: async_client(timeout=timeout))
         self._pending: list[Event | DeferredToolResult | Run] = []
         self._runs = OpenRuns()
         self._pending_result_bytes = 0
