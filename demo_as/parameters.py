@@ -1,5 +1,6 @@
 """OAuth 2.1 draft-13 §3.1 and §3.2: "Request and response parameters MUST NOT be included more
-than once." FastAPI would silently keep the last value, so repeated parameters are refused here.
+than once." A form parser keeps one value, so the form endpoints refuse repeated parameters
+(form_endpoints.read_form); and responses carrying secrets are not cached.
 """
 
 from __future__ import annotations
@@ -7,9 +8,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from fastapi import Request, Response
+from fastapi import Response
 
-from demo_as.errors import NO_STORE, InvalidRequest
+from demo_as.errors import NO_STORE
 
 
 def repeated_parameters(items: Iterable[tuple[str, object]], names: Iterable[str]) -> list[str]:
@@ -31,13 +32,6 @@ TOKEN_ENDPOINT_PARAMETERS = (
     "token",
     "token_type_hint",
 )
-
-
-async def single_valued_form(request: Request) -> None:
-    """FastAPI dependency for the form endpoints (/token, /revoke, /introspect)."""
-    form = await request.form()  # Starlette caches the parsed form for the endpoint
-    if repeated := repeated_parameters(form.multi_items(), TOKEN_ENDPOINT_PARAMETERS):
-        raise InvalidRequest(f"parameter(s) sent more than once: {', '.join(repeated)}")
 
 
 def no_store(response: Response) -> None:
