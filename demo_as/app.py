@@ -22,7 +22,7 @@ from demo_as.cimd_clients import DocumentClients
 from demo_as.db import create_db_engine
 from demo_as.errors import install_error_handlers
 from demo_as.form_endpoints import FormEndpoint
-from demo_as.housekeeping import AUTHORIZE_PURGE_INTERVAL, PeriodicPurge
+from demo_as.housekeeping import PURGE_INTERVAL, PeriodicPurge
 from demo_as.key_cache import VerificationKeys
 from demo_as.keys import load_or_create_signing_key
 from demo_as.lab import api as lab_api
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.document_clients = DocumentClients(settings, engine)
     app.state.registration_rate = RegistrationRate(settings.registration_rate_per_minute)
     app.state.periodic_purge = PeriodicPurge(
-        engine, settings.unused_client_ttl, AUTHORIZE_PURGE_INTERVAL
+        engine, settings.unused_client_ttl, PURGE_INTERVAL
     )
     app.state.lab = create_lab_runtime(settings, engine)
     if app.state.lab is not None:

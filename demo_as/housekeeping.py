@@ -1,8 +1,11 @@
 """Purging what nobody can use any more, so the database stays bounded (issue #12.6).
 
-Runs inside the registration transaction (registration.py) and, at most every
-``AUTHORIZE_PURGE_INTERVAL`` seconds, on /authorize (auto-approve codes are made there without
-any registration). Each rule is one DELETE:
+Runs at most every ``PURGE_INTERVAL`` seconds, on /register and on /authorize (auto-approve
+codes are made there without any registration), in its own transaction; and inside the
+registration transaction of a registration that finds the registry full, so the cap counts live
+clients only. Not on every registration: the dead-grant rule reads every grant, so a purge per
+registration made registering cost more the longer a workshop ran (bench/profiling.md §4). What
+can pile up between two purges is bounded by the registration rate. Each rule is one DELETE:
 
 * DCR clients that never completed an authorization (no consent was ever given) are deleted
   ``unused_client_ttl`` seconds after registering, with their pending requests and codes;
@@ -34,7 +37,7 @@ from demo_as.models import (
 )
 
 CODE_REPLAY_MEMORY = 600
-AUTHORIZE_PURGE_INTERVAL = 10.0
+PURGE_INTERVAL = 10.0
 DCR_CLIENT_PREFIX = "client-"  # registration.new_client_id; other clients are never purged
 
 

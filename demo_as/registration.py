@@ -139,10 +139,13 @@ def register(metadata: ClientMetadata, request: Request, store: StoreDep) -> Cli
     )
     # Bounds (registration_bounds.py): the per-source rate, then purge and the total cap.
     request.app.state.registration_rate.check(request.client.host if request.client else "?")
-    purge_stale(store.db, settings.unused_client_ttl)
+    request.app.state.periodic_purge.maybe_run()
     if store.client_count() >= settings.max_clients:
-        store.commit()  # keep what the purge deleted; only the new client is refused
-        raise RegistryFull(settings.max_clients, settings.unused_client_ttl)
+        # The cap counts live clients only: a full registry is purged now, then counted again.
+        purge_stale(store.db, settings.unused_client_ttl)
+        if store.client_count() >= settings.max_clients:
+            store.commit()  # keep what the purge deleted; only the new client is refused
+            raise RegistryFull(settings.max_clients, settings.unused_client_ttl)
     store.add_client(client)
     store.commit()
     lab_hooks.registration(request, client)

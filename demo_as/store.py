@@ -7,11 +7,11 @@ One ``Store`` wraps one request's database work: a Core ``Connection`` on the fo
 calls ``store.commit()`` - once, before it answers, so a client never sees a response whose rows a
 crash could lose and a request writes in one transaction.
 
-The queries are SQLAlchemy Core statements on the tables (``select``/``insert``/``update``), which
-run the same on a connection and on a session, and return rows read by column name
-(``row.client_id``), as the models' attributes are. Core skips the ORM's identity map and unit of
-work, which cost more than the SQL itself on the hot paths (bench/profiling.md §4). The methods
-marked "(session)" use the ORM and need a session: the page flows and the CIMD cache.
+The queries are SQLAlchemy Core statements on the tables, built once (queries.py), which run the
+same on a connection and on a session, and return rows read by column name (``row.client_id``),
+as the models' attributes are. Core skips the ORM's identity map and unit of work, which cost
+more than the SQL itself on the hot paths (bench/profiling.md §4). The one method marked
+"(session)" uses the ORM and needs a session: the CIMD cache's upsert.
 
 Every single-use transition (CSRF token, code redemption, refresh rotation) is one conditional
 UPDATE/DELETE whose row count decides who won, so two concurrent requests cannot both succeed
@@ -29,56 +29,19 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from joserfc.jwk import KeySet
-from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, select
 from sqlmodel import Session
 
+from demo_as import queries as q
 from demo_as.authorization_request import AuthorizationRequest
 from demo_as.browser_binding import bound_token_hash
 from demo_as.db import new_secret, now, secret_hash, session
 from demo_as.key_cache import VerificationKeys
 from demo_as.keys import key_set
-from demo_as.models import (
-    AccessTokenRecord,
-    AuthorizationCode,
-    Client,
-    ClientMetadataDocument,
-    Consent,
-    Grant,
-    PendingAuthorization,
-    RefreshToken,
-    SigningKey,
-)
+from demo_as.models import Client, ClientMetadataDocument, Grant, PendingAuthorization
 from demo_as.scopes import scope_union
 
 PENDING_TTL = 600  # seconds a user has for login + consent
-
-CLIENTS = Client.__table__  # type: ignore[attr-defined]
-SIGNING_KEYS = SigningKey.__table__  # type: ignore[attr-defined]
-PENDING = PendingAuthorization.__table__  # type: ignore[attr-defined]
-CODES = AuthorizationCode.__table__  # type: ignore[attr-defined]
-GRANTS = Grant.__table__  # type: ignore[attr-defined]
-REFRESH_TOKENS = RefreshToken.__table__  # type: ignore[attr-defined]
-ACCESS_TOKENS = AccessTokenRecord.__table__  # type: ignore[attr-defined]
-CONSENTS = Consent.__table__  # type: ignore[attr-defined]
-DOCUMENTS = ClientMetadataDocument.__table__  # type: ignore[attr-defined]
-
-# The hot paths' queries, built once: SQLAlchemy then reuses their compiled form and cache key.
-CLIENT_BY_ID = select(CLIENTS).where(CLIENTS.c.client_id == bindparam("client_id"))
-CODE_BY_HASH = select(CODES).where(CODES.c.code_hash == bindparam("code_hash"))
-GRANT_BY_ID = select(GRANTS).where(GRANTS.c.id == bindparam("grant_id"))
-REFRESH_TOKEN_BY_HASH = select(REFRESH_TOKENS).where(
-    REFRESH_TOKENS.c.token_hash == bindparam("token_hash")
-)
-CONSENT_SCOPES = select(CONSENTS.c.scopes).where(
-    CONSENTS.c.username == bindparam("username"), CONSENTS.c.client_id == bindparam("client_id")
-)
-# One query for an access-token record and its grant: /introspect asks this on every call.
-ACCESS_TOKEN_STATE = (
-    select(ACCESS_TOKENS.c.revoked_at, GRANTS.c.id, GRANTS.c.revoked_at.label("grant_revoked_at"))
-    .select_from(ACCESS_TOKENS)
-    .join(GRANTS, GRANTS.c.id == ACCESS_TOKENS.c.grant_id, isouter=True)
-    .where(ACCESS_TOKENS.c.jti == bindparam("jti"))
-)
 
 
 @dataclass(frozen=True)
@@ -146,18 +109,18 @@ class Store:
         """The client's row (its columns as ``Client``'s attributes), or None."""
         if not client_id:
             return None
-        return self.db.execute(CLIENT_BY_ID, {"client_id": client_id}).first()
+        return self.db.execute(q.CLIENT_BY_ID, {"client_id": client_id}).first()
 
     def add_client(self, client: Client) -> None:
-        self.db.execute(insert(CLIENTS).values(model_row(client)))
+        self.db.execute(q.INSERT_CLIENT, model_row(client))
 
     def client_count(self) -> int:
-        return int(self.db.execute(select(func.count()).select_from(CLIENTS)).scalar_one())
+        return int(self.db.execute(q.CLIENT_COUNT).scalar_one())
 
     # --- clients identified by a client ID metadata document (cimd_clients.py) ---------------
 
     def client_metadata_document(self, client_id: str) -> Row | None:
-        return self.db.execute(select(DOCUMENTS).where(DOCUMENTS.c.client_id == client_id)).first()
+        return self.db.execute(q.DOCUMENT_BY_ID, {"client_id": client_id}).first()
 
     def save_document_client(
         self, client: Client, record: ClientMetadataDocument, max_clients: int
@@ -169,25 +132,25 @@ class Store:
         self.db.merge(client)
         self.db.merge(record)
         self.db.flush()
-        total = self.db.execute(select(func.count()).select_from(DOCUMENTS)).scalar_one()
+        total = self.db.execute(select(func.count()).select_from(q.DOCUMENTS)).scalar_one()
         if total <= max_clients:
             return
         oldest = (
             self.db.execute(
-                select(DOCUMENTS.c.client_id)
-                .where(DOCUMENTS.c.client_id != record.client_id)
-                .order_by(DOCUMENTS.c.fetched_at)
+                select(q.DOCUMENTS.c.client_id)
+                .where(q.DOCUMENTS.c.client_id != record.client_id)
+                .order_by(q.DOCUMENTS.c.fetched_at)
                 .limit(total - max_clients)
             )
             .scalars()
             .all()
         )
-        for table in (DOCUMENTS, CLIENTS):
+        for table in (q.DOCUMENTS, q.CLIENTS):
             self.db.execute(delete(table).where(table.c.client_id.in_(oldest)))
 
     def public_keys(self) -> KeySet:
         """All stored signing keys, read from the database (for /jwks)."""
-        return key_set(self.db.execute(select(SIGNING_KEYS)).all())
+        return key_set(self.db.execute(q.SIGNING_KEY_ROWS).all())
 
     def keys_for(self, token: str) -> KeySet:
         """The keys to check one of our own tokens with: held in memory by the process, read
@@ -201,8 +164,8 @@ class Store:
     def add_pending(self, pending: PendingAuthorization) -> None:
         """Store a validated authorization request for the login/consent forms."""
         # /authorize is unauthenticated: drop abandoned requests so they cannot pile up.
-        self.db.execute(delete(PENDING).where(PENDING.c.expires_at <= now()))
-        self.db.execute(insert(PENDING).values(model_row(pending)))
+        self.db.execute(q.DELETE_EXPIRED_PENDING, {"at": now()})
+        self.db.execute(q.INSERT_PENDING, model_row(pending))
 
     def rotate_csrf_token(self, pending_id: str, binding: str, username: str | None = None) -> str:
         """A fresh CSRF token for the next form of this pending request (RFC 6749 §10.12; OAuth
@@ -210,10 +173,11 @@ class Store:
         is stored, and each form gets a new one, so a token works once and only in the browser
         it was shown to."""
         token = new_secret()
-        values: dict = {"csrf_hash": bound_token_hash(binding, token)}
-        if username is not None:
-            values["username"] = username
-        self.db.execute(update(PENDING).where(PENDING.c.id == pending_id).values(**values))
+        values = {"pending_id": pending_id, "b_csrf": bound_token_hash(binding, token)}
+        if username is None:
+            self.db.execute(q.SET_CSRF_HASH, values)
+        else:
+            self.db.execute(q.SET_CSRF_HASH_AND_USER, {**values, "b_username": username})
         return token
 
     def pending_for_form(self, pending_id: str, csrf_token: str, binding: str | None) -> Row:
@@ -223,7 +187,7 @@ class Store:
         from the browser it was shown to (RFC 6749 §10.12: bound to the user-agent's state;
         OWASP pre-session tokens against login CSRF).
         """
-        pending = self.db.execute(select(PENDING).where(PENDING.c.id == pending_id)).first()
+        pending = self.db.execute(q.PENDING_BY_ID, {"pending_id": pending_id}).first()
         if pending is None or pending.expires_at <= now():
             raise LookupError("this authorization request has expired or was already answered")
         if binding is None:
@@ -240,32 +204,28 @@ class Store:
 
     def consume_pending(self, pending: Row) -> bool:
         """Delete the pending request if it is still as we read it (single use)."""
-        result = self.db.execute(
-            delete(PENDING).where(
-                PENDING.c.id == pending.id, PENDING.c.csrf_hash == pending.csrf_hash
-            )
-        )
-        return result.rowcount == 1
+        found = {"pending_id": pending.id, "csrf_hash": pending.csrf_hash}
+        return self.db.execute(q.CONSUME_PENDING, found).rowcount == 1
 
     # --- consents --------------------------------------------------------------------------
 
     def granted_scopes(self, username: str, client_id: str) -> list[str]:
         """What this user has granted this client so far."""
         keys = {"username": username, "client_id": client_id}
-        scopes = self.db.execute(CONSENT_SCOPES, keys).scalar()
+        scopes = self.db.execute(q.CONSENT_SCOPES, keys).scalar()
         return list(scopes) if scopes else []
 
     def record_consent(self, username: str, client_id: str, scopes: list[str]) -> None:
         """Add ``scopes`` to the user's consent record for the client."""
         keys = {"username": username, "client_id": client_id}
-        granted = self.db.execute(CONSENT_SCOPES, keys).scalar()
+        granted = self.db.execute(q.CONSENT_SCOPES, keys).scalar()
         if granted is None:
-            self.db.execute(insert(CONSENTS).values(**keys, scopes=scopes))
+            self.db.execute(q.INSERT_CONSENT, {**keys, "scopes": scopes})
         else:
+            union = scope_union(granted, scopes)
             self.db.execute(
-                update(CONSENTS)
-                .where(CONSENTS.c.username == username, CONSENTS.c.client_id == client_id)
-                .values(scopes=scope_union(granted, scopes))
+                q.UPDATE_CONSENT,
+                {"b_username": username, "b_client_id": client_id, "b_scopes": union},
             )
 
     # --- codes, grants and tokens -----------------------------------------------------------
@@ -276,71 +236,62 @@ class Store:
         ``pending``: the pending request (a stored row, or the unstored one of auto-approve)."""
         code = new_secret()
         self.db.execute(
-            insert(CODES).values(
-                code_hash=secret_hash(code),
-                client_id=pending.client_id,
-                redirect_uri=pending.redirect_uri,
-                scopes=scopes,
-                resource=pending.resource,
-                code_challenge=pending.code_challenge,
-                username=username,
-                expires_at=now() + ttl,
-                used_at=None,
-                grant_id=None,
-            )
+            q.INSERT_CODE,
+            {
+                "code_hash": secret_hash(code),
+                "client_id": pending.client_id,
+                "redirect_uri": pending.redirect_uri,
+                "scopes": scopes,
+                "resource": pending.resource,
+                "code_challenge": pending.code_challenge,
+                "username": username,
+                "expires_at": now() + ttl,
+                "used_at": None,
+                "grant_id": None,
+            },
         )
         return code
 
     def find_code(self, code: str) -> Row | None:
-        return self.db.execute(CODE_BY_HASH, {"code_hash": secret_hash(code)}).first()
+        return self.db.execute(q.CODE_BY_HASH, {"code_hash": secret_hash(code)}).first()
 
     def grant(self, grant_id: str) -> Row | None:
-        return self.db.execute(GRANT_BY_ID, {"grant_id": grant_id}).first()
+        return self.db.execute(q.GRANT_BY_ID, {"grant_id": grant_id}).first()
 
     def revoke_grant(self, grant_id: str, reason: str) -> None:
         """Revoke a grant with every refresh and access token issued under it (OAuth 2.1
         draft-13 §4.1.3 code replay, §4.3.1 refresh reuse; RFC 7009 §2.1)."""
-        at = now()
-        self.db.execute(
-            update(GRANTS)
-            .where(GRANTS.c.id == grant_id, GRANTS.c.revoked_at.is_(None))
-            .values(revoked_at=at, revoked_reason=reason)
-        )
-        self.db.execute(
-            update(REFRESH_TOKENS)
-            .where(REFRESH_TOKENS.c.grant_id == grant_id)
-            .values(status="revoked")
-        )
-        self.db.execute(
-            update(ACCESS_TOKENS)
-            .where(ACCESS_TOKENS.c.grant_id == grant_id, ACCESS_TOKENS.c.revoked_at.is_(None))
-            .values(revoked_at=at)
-        )
+        values = {"b_grant_id": grant_id, "b_at": now(), "b_reason": reason}
+        self.db.execute(q.REVOKE_GRANT, values)
+        self.db.execute(q.REVOKE_GRANT_REFRESH_TOKENS, {"b_grant_id": grant_id})
+        self.db.execute(q.REVOKE_GRANT_ACCESS_TOKENS, values)
 
     def find_refresh_token(self, token: str) -> Row | None:
-        return self.db.execute(REFRESH_TOKEN_BY_HASH, {"token_hash": secret_hash(token)}).first()
+        return self.db.execute(q.REFRESH_TOKEN_BY_HASH, {"token_hash": secret_hash(token)}).first()
 
     def _add_issued(self, grant: Any, issued: IssuedTokens) -> None:
         self.db.execute(
-            insert(ACCESS_TOKENS).values(
-                jti=issued.jti,
-                grant_id=grant.id,
-                client_id=grant.client_id,
-                expires_at=issued.access_expires_at,
-                revoked_at=None,
-            )
+            q.INSERT_ACCESS_TOKEN,
+            {
+                "jti": issued.jti,
+                "grant_id": grant.id,
+                "client_id": grant.client_id,
+                "expires_at": issued.access_expires_at,
+                "revoked_at": None,
+            },
         )
         if issued.refresh_token is not None:
             at = now()
             self.db.execute(
-                insert(REFRESH_TOKENS).values(
-                    token_hash=secret_hash(issued.refresh_token),
-                    grant_id=grant.id,
-                    client_id=grant.client_id,
-                    status="active",
-                    created_at=at,
-                    expires_at=at + issued.refresh_ttl,
-                )
+                q.INSERT_REFRESH_TOKEN,
+                {
+                    "token_hash": secret_hash(issued.refresh_token),
+                    "grant_id": grant.id,
+                    "client_id": grant.client_id,
+                    "status": "active",
+                    "created_at": at,
+                    "expires_at": at + issued.refresh_ttl,
+                },
             )
 
     def redeem_code(self, code: Row, grant: Grant, issued: IssuedTokens) -> bool:
@@ -351,15 +302,11 @@ class Store:
         One transaction means a crash can never leave a used code without its grant, or a grant
         without its tokens.
         """
-        result = self.db.execute(
-            update(CODES)
-            .where(CODES.c.code_hash == code.code_hash, CODES.c.used_at.is_(None))
-            .values(used_at=now(), grant_id=grant.id)
-        )
-        if result.rowcount != 1:
+        used = {"b_code_hash": code.code_hash, "b_used_at": now(), "b_grant_id": grant.id}
+        if self.db.execute(q.REDEEM_CODE, used).rowcount != 1:
             self.db.rollback()
             return False
-        self.db.execute(insert(GRANTS).values(model_row(grant)))
+        self.db.execute(q.INSERT_GRANT, model_row(grant))
         self._add_issued(grant, issued)
         return True
 
@@ -368,15 +315,7 @@ class Store:
         and record its successor and the new access token, in one transaction. False when it
         was not active any more (a concurrent refresh won; rolled back, nothing written). A
         crash therefore leaves either the old token usable or the new one, never neither."""
-        result = self.db.execute(
-            update(REFRESH_TOKENS)
-            .where(
-                REFRESH_TOKENS.c.token_hash == old.token_hash,
-                REFRESH_TOKENS.c.status == "active",
-            )
-            .values(status="rotated")
-        )
-        if result.rowcount != 1:
+        if self.db.execute(q.ROTATE_REFRESH_TOKEN, {"b_token_hash": old.token_hash}).rowcount != 1:
             self.db.rollback()
             return False
         self._add_issued(grant, issued)
@@ -384,18 +323,14 @@ class Store:
 
     def access_token_revoked(self, jti: str) -> bool:
         """True when the jti is unknown, revoked, or its grant is revoked (or gone)."""
-        found = self.db.execute(ACCESS_TOKEN_STATE, {"jti": jti}).first()
+        found = self.db.execute(q.ACCESS_TOKEN_STATE, {"jti": jti}).first()
         if found is None:
             return True
         record_revoked_at, grant_id, grant_revoked_at = found
         return record_revoked_at is not None or grant_id is None or grant_revoked_at is not None
 
     def revoke_access_token(self, jti: str) -> None:
-        self.db.execute(
-            update(ACCESS_TOKENS)
-            .where(ACCESS_TOKENS.c.jti == jti, ACCESS_TOKENS.c.revoked_at.is_(None))
-            .values(revoked_at=now())
-        )
+        self.db.execute(q.REVOKE_ACCESS_TOKEN, {"b_jti": jti, "b_at": now()})
 
 
 def get_store(request: Request) -> Iterator[Store]:
