@@ -77,9 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pages = Pages()
     app.state.document_clients = DocumentClients(settings, engine)
     app.state.registration_rate = RegistrationRate(settings.registration_rate_per_minute)
-    app.state.periodic_purge = PeriodicPurge(
-        engine, settings.unused_client_ttl, PURGE_INTERVAL
-    )
+    app.state.periodic_purge = PeriodicPurge(engine, settings.unused_client_ttl, PURGE_INTERVAL)
     app.state.lab = create_lab_runtime(settings, engine)
     if app.state.lab is not None:
         app.state.lab.grader.grade = partial(log_new_failures, app.state.lab)

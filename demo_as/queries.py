@@ -23,6 +23,7 @@ from demo_as.models import (
     Consent,
     Grant,
     PendingAuthorization,
+    PendingAuthorizationError,
     RefreshToken,
     SigningKey,
 )
@@ -36,6 +37,7 @@ REFRESH_TOKENS = RefreshToken.__table__  # type: ignore[attr-defined]
 ACCESS_TOKENS = AccessTokenRecord.__table__  # type: ignore[attr-defined]
 CONSENTS = Consent.__table__  # type: ignore[attr-defined]
 DOCUMENTS = ClientMetadataDocument.__table__  # type: ignore[attr-defined]
+PENDING_ERRORS = PendingAuthorizationError.__table__  # type: ignore[attr-defined]
 
 # --- clients and keys -------------------------------------------------------------------------
 
@@ -56,6 +58,10 @@ SET_CSRF_HASH = (
     .values(csrf_hash=bindparam("b_csrf"))
 )
 SET_CSRF_HASH_AND_USER = SET_CSRF_HASH.values(username=bindparam("b_username"))
+INSERT_PENDING_ERROR = insert(PENDING_ERRORS)
+PENDING_ERROR_BY_ID = select(PENDING_ERRORS).where(
+    PENDING_ERRORS.c.pending_id == bindparam("pending_id")
+)
 # Single use: only the request as it was read (same CSRF hash) is deleted.
 CONSUME_PENDING = delete(PENDING).where(
     PENDING.c.id == bindparam("pending_id"), PENDING.c.csrf_hash == bindparam("csrf_hash")

@@ -27,7 +27,7 @@ from demo_as.parameters import no_store
 from demo_as.redirect_uris import redirect_uris_problem
 from demo_as.registration_bounds import RegistryFull
 from demo_as.scopes import parse_scope, unknown_scopes
-from demo_as.store import StoreDep
+from demo_as.store import Store, connection_store
 
 router = APIRouter(tags=["registration"], route_class=RegistrationErrorRoute)
 
@@ -118,7 +118,13 @@ def new_client_id() -> str:
     },
     summary="RFC 7591 dynamic client registration (loopback redirect URIs only)",
 )
-def register(metadata: ClientMetadata, request: Request, store: StoreDep) -> ClientInformation:
+def register(metadata: ClientMetadata, request: Request) -> ClientInformation:
+    with connection_store(request) as store:  # one Core connection, one transaction (store.py)
+        return registered(request, store, metadata)
+
+
+def registered(request: Request, store: Store, metadata: ClientMetadata) -> ClientInformation:
+    """RFC 7591 §3.2.1: check the metadata (§3.2.2 errors), apply the bounds, store the client."""
     settings = request.app.state.settings
     if problem := redirect_uris_problem(metadata.redirect_uris):
         raise InvalidRedirectUri(problem)
