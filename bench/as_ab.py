@@ -9,7 +9,9 @@ unless ``--lab``, auto-approve, introspection on) and with ``--peer-dir`` the pe
 (``peer.py``), then measures each workload in alternating rounds (order flipped every round) and
 prints AS CPU per request from ``/proc/<pid>/stat``, and requests per second:
 
-- ``health``: ``GET /health`` (8 workers): the cost of a trivial request through the stack;
+- ``health``: ``GET /health`` (8 workers): a database round trip through the stack;
+- ``metadata``: ``GET /.well-known/oauth-authorization-server`` (8 workers), ours and the
+  peer's: the cost of a trivial request through each stack;
 - ``first-token``: a new client's first token, 4 at a time (``cost_figures.as_first_token``);
 - ``introspect``: ``POST /introspect`` of a valid JWT (8 workers);
 - ``refresh``: refresh grants, 32 workers each rotating its own chain.
@@ -61,14 +63,19 @@ def start_checkout(workdir: Path, label: str, checkout: Path, lab: bool) -> Serv
     return server.spawn()
 
 
-class Health:
-    def __init__(self, base_url: str) -> None:
-        self.url = f"{base_url}/health"
+class Get:
+    """``GET <path>``, expecting 200."""
+
+    def __init__(self, base_url: str, path: str) -> None:
+        self.url = f"{base_url}{path}"
 
     async def __call__(self, client, worker_id: int) -> None:
         response = await client.get(self.url)
         if response.status_code != 200:
-            raise RuntimeError(f"health: {response.status_code}")
+            raise RuntimeError(f"GET {self.url}: {response.status_code}")
+
+
+METADATA = "/.well-known/oauth-authorization-server"
 
 
 async def measure(
@@ -78,7 +85,12 @@ async def measure(
     for workload in workloads:
         sides: list[c.Side] = []
         if workload == "health":
-            sides = [c.Side(k, Health(s.base_url), [s]) for k, s in ours.items()]
+            sides = [c.Side(k, Get(s.base_url, "/health"), [s]) for k, s in ours.items()]
+            concurrency = 8
+        elif workload == "metadata":
+            sides = [c.Side(k, Get(s.base_url, METADATA), [s]) for k, s in ours.items()]
+            if peer:
+                sides.append(c.Side("peer", Get(peer.auth.base_url, METADATA), [peer.auth]))
             concurrency = 8
         elif workload == "first-token":
             sides = [c.Side(k, c.OurFirstToken(s.base_url, RESOURCE), [s]) for k, s in ours.items()]
@@ -137,11 +149,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument(
-        "--workload", action="append", help="health, first-token, introspect, refresh (all)"
+        "--workload",
+        action="append",
+        help="health, metadata, first-token, introspect, refresh (default: all)",
     )
     args = parser.parse_args()
     sizes = c.CostSizes(args.seconds, args.rounds, 0, 0)
-    workloads = args.workload or ["health", "first-token", "introspect", "refresh"]
+    workloads = args.workload or ["health", "metadata", "first-token", "introspect", "refresh"]
     with tempfile.TemporaryDirectory(prefix="mcp-auth-as-ab-") as tmp:
         workdir = Path(tmp)
         ours: dict[str, ServerProcess] = {}

@@ -19,7 +19,7 @@ from demo_as import (
     tokens,
 )
 from demo_as.cimd_clients import DocumentClients
-from demo_as.db import create_db_engine
+from demo_as.db import create_db_engine, create_event_loop_reader
 from demo_as.errors import install_error_handlers
 from demo_as.form_endpoints import FormEndpoint
 from demo_as.housekeeping import PURGE_INTERVAL, PeriodicPurge
@@ -53,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if not settings.database_url:
         private_directory(settings.data_dir)  # the default SQLite database and the key live here
     engine = create_db_engine(settings.effective_database_url, settings.sqlite_synchronous.value)
+    reader = create_event_loop_reader(
+        settings.effective_database_url, settings.sqlite_synchronous.value
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.state.lab is not None:
             app.state.lab.close()  # queued events stored; no lab thread uses the engine after
         engine.dispose()
+        if reader is not None:
+            reader.dispose()
 
     app = FastAPI(
         title="demo_as",
@@ -72,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.event_loop_reader = reader
     app.state.signing_key = load_or_create_signing_key(engine)
     app.state.verification_keys = VerificationKeys()
     app.state.pages = Pages()

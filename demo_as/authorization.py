@@ -69,8 +69,8 @@ def authorize(
     code_challenge_method: Text = None,
     resource: ResourceText = None,
 ) -> Response:
-    """The parameters are read from the query as sent (``items``); the declarations above bound
-    their lengths and document them. One Core connection serves the request (store.py)."""
+    # The parameters are read from the query as sent (``items``); the declarations above bound
+    # their lengths and document them. One Core connection serves the request (store.py).
     request.app.state.periodic_purge.maybe_run()  # codes made here, e.g. by auto-approve
     with connection_store(request) as store:
         return authorization_request(request, store, client_id)

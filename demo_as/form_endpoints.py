@@ -5,7 +5,10 @@ asks for. As FastAPI routes most of their CPU went to the framework, not to OAut
 FastAPI solved the dependencies and re-inspected every form parameter's annotation, and the route
 plus two of its dependencies ran in the thread pool (four hops). bench/profiling.md §4 has the
 profiles and the figures. Here each endpoint is one sync function, ``handler(request, form)``,
-run in the thread pool once (it does database work, which blocks); the form is read here.
+run in the thread pool once (it does database work, which blocks); the form is read here. An
+endpoint that only reads (``reads_only``: /introspect) runs in the event loop itself when the
+database is SQLite, whose reads never wait (db.create_event_loop_reader): on this machine a
+thread-pool hop cost more CPU than the whole introspection.
 
 What FastAPI's form handling did, and what ``read_form`` does instead, rule by rule:
 
@@ -33,13 +36,12 @@ from urllib.parse import parse_qsl
 
 from fastapi import Form, Header
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from demo_as.errors import NO_STORE, InvalidRequest
+from demo_as.errors import InvalidRequest
 from demo_as.parameters import TOKEN_ENDPOINT_PARAMETERS, repeated_parameters
 
 AUTHORIZATION_HEADER_LENGTH = 4000
@@ -63,16 +65,20 @@ FormHandler = Callable[[Request, FormParameters], Response]
 @dataclass(frozen=True)
 class FormEndpoint:
     """A ``POST`` endpoint taking form parameters: its path, its sync handler, each parameter's
-    length limit, and its OpenAPI description (``APIRoute`` keyword arguments)."""
+    length limit, its OpenAPI description (``APIRoute`` keyword arguments), and whether it only
+    reads the database (then the handler opens ``store.reading_store``)."""
 
     path: str
     handler: FormHandler
     limits: dict[str, int]
     documentation: dict[str, Any] = field(default_factory=dict)
+    reads_only: bool = False
 
     def route(self) -> Route:
         async def endpoint(request: Request) -> Response:
             form = await read_form(request, self.limits)
+            if self.reads_only and request.app.state.event_loop_reader is not None:
+                return self.handler(request, form)  # reads through store.reading_store
             return await run_in_threadpool(self.handler, request, form)
 
         return Route(self.path, endpoint, methods=["POST"], name=self.handler.__name__)
@@ -140,9 +146,3 @@ def too_long_check(name: str, value: str, limit: int) -> str:
     if len(value) > limit:
         raise InvalidRequest(f"{name}: String should have at most {limit} characters")
     return value
-
-
-def no_store_json(body: BaseModel, status_code: int = 200) -> JSONResponse:
-    """A JSON answer carrying tokens or token facts: never cached (RFC 6749 §5.1, RFC 7662
-    §2.2 via §5.1); fields that are None are left out."""
-    return JSONResponse(body.model_dump(exclude_none=True), status_code, headers=NO_STORE)

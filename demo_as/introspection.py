@@ -5,9 +5,10 @@ Authentication (RFC 7662 §2.1 leaves the method to the AS): ``Authorization: Be
 refused, so a default installation never answers token questions to strangers (§4: the endpoint
 must not become a token-scanning oracle).
 
-Served as a plain Starlette route (form_endpoints.py). The signature check uses the keys held in
-memory (key_cache.py); whether the token was revoked is read from the database on every call, one
-query, so a revocation by any process sharing the database shows at once.
+Served as a plain Starlette route (form_endpoints.py), in the event loop with SQLite (it only
+reads). The signature check uses the keys held in memory (key_cache.py); whether the token was
+revoked is read from the database on every call, one query, so a revocation by any process
+sharing the database shows at once.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from starlette.responses import Response
 
 from demo_as.db import now
 from demo_as.errors import InvalidClient, InvalidRequest, OAuthErrorBody
-from demo_as.form_endpoints import FormEndpoint, FormParameters, no_store_json
+from demo_as.form_endpoints import FormEndpoint, FormParameters
 from demo_as.jwt_access_tokens import verified_access_token_claims
 from demo_as.lab import hooks as lab_hooks
-from demo_as.store import connection_store
+from demo_as.parameters import no_store_json
+from demo_as.store import reading_store
 
 BEARER_CHALLENGE = 'Bearer realm="demo_as introspection"'
 
@@ -67,7 +69,7 @@ def introspect(request: Request, form: FormParameters) -> Response:
     token = form["token"]  # token_type_hint is ignored: only access tokens are introspectable
     if not token:
         raise InvalidRequest("token is required (RFC 7662 §2.1)")
-    with connection_store(request) as store:
+    with reading_store(request) as store:
         claims = verified_access_token_claims(token, store.keys_for(token), settings.issuer, now())
         # RFC 7662 §2.2: expired, revoked, foreign or malformed tokens are all "active": false.
         revoked = claims is None or store.access_token_revoked(str(claims.get("jti")))
@@ -100,7 +102,8 @@ ENDPOINT = FormEndpoint(
     "/introspect",
     introspect,
     {"token": 8000, "token_type_hint": 8000},
-    {
+    reads_only=True,
+    documentation={
         "tags": ["introspection"],
         "response_model": IntrospectionResponse,
         "response_model_exclude_none": True,

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from fastapi import Response
+from pydantic import BaseModel
+from starlette.responses import JSONResponse
 
 from demo_as.errors import NO_STORE
 
@@ -34,7 +35,7 @@ TOKEN_ENDPOINT_PARAMETERS = (
 )
 
 
-def no_store(response: Response) -> None:
-    """FastAPI dependency: responses carrying tokens or secrets are not cached (RFC 6749 §5.1,
-    RFC 7591 §3.2.1)."""
-    response.headers.update(NO_STORE)
+def no_store_json(body: BaseModel, status_code: int = 200) -> JSONResponse:
+    """A JSON answer carrying tokens or secrets: never cached (RFC 6749 §5.1, RFC 7591 §3.2.1,
+    RFC 7662 §2.2 via §5.1); fields that are None are left out (as each body's schema says)."""
+    return JSONResponse(body.model_dump(exclude_none=True), status_code, headers=NO_STORE)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import secrets
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
 from demo_as import field_limits
 from demo_as.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
@@ -23,7 +24,7 @@ from demo_as.errors import (
 from demo_as.housekeeping import purge_stale
 from demo_as.lab import hooks as lab_hooks
 from demo_as.models import Client
-from demo_as.parameters import no_store
+from demo_as.parameters import no_store_json
 from demo_as.redirect_uris import redirect_uris_problem
 from demo_as.registration_bounds import RegistryFull
 from demo_as.scopes import parse_scope, unknown_scopes
@@ -110,7 +111,6 @@ def new_client_id() -> str:
     status_code=201,
     response_model=ClientInformation,
     response_model_exclude_none=True,
-    dependencies=[Depends(no_store)],
     responses={
         400: {"model": OAuthErrorBody},
         413: {"model": OAuthErrorBody},
@@ -118,9 +118,10 @@ def new_client_id() -> str:
     },
     summary="RFC 7591 dynamic client registration (loopback redirect URIs only)",
 )
-def register(metadata: ClientMetadata, request: Request) -> ClientInformation:
+def register(metadata: ClientMetadata, request: Request) -> Response:
+    # Answered as a ready response (no-store), so FastAPI does not validate the body again.
     with connection_store(request) as store:  # one Core connection, one transaction (store.py)
-        return registered(request, store, metadata)
+        return no_store_json(registered(request, store, metadata), status_code=201)
 
 
 def registered(request: Request, store: Store, metadata: ClientMetadata) -> ClientInformation:

@@ -341,9 +341,19 @@ def get_store(request: Request) -> Iterator[Store]:
 
 @contextmanager
 def connection_store(request: Request) -> Iterator[Store]:
-    """The form endpoints' store: one Core connection (one transaction) for the request,
-    returned to the pool at the end; uncommitted work is rolled back."""
+    """The store of an endpoint that opens its own: one Core connection (one transaction) for
+    the request, returned to the pool at the end; uncommitted work is rolled back."""
     with request.app.state.engine.connect() as connection:
+        yield Store(connection, request.app.state.verification_keys)
+
+
+@contextmanager
+def reading_store(request: Request) -> Iterator[Store]:
+    """``connection_store`` for a request that only reads and, with SQLite, runs in the event
+    loop (form_endpoints.FormEndpoint ``reads_only``): there it reads through the loop's own
+    connection (db.create_event_loop_reader)."""
+    engine = request.app.state.event_loop_reader or request.app.state.engine
+    with engine.connect() as connection:
         yield Store(connection, request.app.state.verification_keys)
 
 

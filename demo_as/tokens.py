@@ -22,11 +22,12 @@ from demo_as.errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
 )
-from demo_as.form_endpoints import FormEndpoint, FormParameters, no_store_json
+from demo_as.form_endpoints import FormEndpoint, FormParameters
 from demo_as.grant_superseding import SUPERSEDED, superseded_grant_ids
 from demo_as.jwt_access_tokens import AccessTokenClaims, mint_access_token
 from demo_as.lab import hooks as lab_hooks
 from demo_as.models import Grant
+from demo_as.parameters import no_store_json
 from demo_as.pkce import verifier_matches
 from demo_as.scopes import parse_scope, scope_exceeds
 from demo_as.store import IssuedTokens, Store, connection_store, new_grant
