@@ -41,10 +41,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from demo_as.errors import InvalidRequest
+from demo_as.errors import InvalidRequest, OAuthErrorBody
 from demo_as.parameters import TOKEN_ENDPOINT_PARAMETERS, repeated_parameters
 
 AUTHORIZATION_HEADER_LENGTH = 4000
+# What each form endpoint documents besides its success: RFC 6749 §5.2 error bodies.
+FORM_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": OAuthErrorBody},
+    401: {"model": OAuthErrorBody},
+    413: {"model": OAuthErrorBody},
+}
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from demo_as.db import now
-from demo_as.errors import InvalidClient, InvalidRequest, OAuthErrorBody
-from demo_as.form_endpoints import FormEndpoint, FormParameters
+from demo_as.errors import InvalidClient, InvalidRequest
+from demo_as.form_endpoints import FORM_ERROR_RESPONSES, FormEndpoint, FormParameters
 from demo_as.jwt_access_tokens import verified_access_token_claims
 from demo_as.lab import hooks as lab_hooks
-from demo_as.parameters import no_store_json
+from demo_as.parameters import TOKEN_QUESTION_PARAMETERS, no_store_json
 from demo_as.store import reading_store
 
 BEARER_CHALLENGE = 'Bearer realm="demo_as introspection"'
@@ -101,17 +101,13 @@ def active_response(claims: dict) -> IntrospectionResponse:
 ENDPOINT = FormEndpoint(
     "/introspect",
     introspect,
-    {"token": 8000, "token_type_hint": 8000},
+    dict.fromkeys(TOKEN_QUESTION_PARAMETERS, 8000),
     reads_only=True,
     documentation={
         "tags": ["introspection"],
         "response_model": IntrospectionResponse,
         "response_model_exclude_none": True,
-        "responses": {
-            400: {"model": OAuthErrorBody},
-            401: {"model": OAuthErrorBody},
-            413: {"model": OAuthErrorBody},
-        },
+        "responses": FORM_ERROR_RESPONSES,
         "summary": "RFC 7662 token introspection (Bearer introspection secret)",
     },
 )

@@ -20,7 +20,8 @@ def repeated_parameters(items: Iterable[tuple[str, object]], names: Iterable[str
     return [name for name in names if counts[name] > 1]
 
 
-TOKEN_ENDPOINT_PARAMETERS = (
+# /token (RFC 6749 §4.1.3, §6, §2.3.1; RFC 7636 §4.5; RFC 8707 §2).
+TOKEN_PARAMETERS = (
     "grant_type",
     "code",
     "redirect_uri",
@@ -30,9 +31,11 @@ TOKEN_ENDPOINT_PARAMETERS = (
     "resource",
     "client_id",
     "client_secret",
-    "token",
-    "token_type_hint",
 )
+# /revoke and /introspect (RFC 7009 §2.1, RFC 7662 §2.1).
+TOKEN_QUESTION_PARAMETERS = ("token", "token_type_hint")
+# Refused when repeated at any of the three form endpoints.
+TOKEN_ENDPOINT_PARAMETERS = (*TOKEN_PARAMETERS, *TOKEN_QUESTION_PARAMETERS)
 
 
 def no_store_json(body: BaseModel, status_code: int = 200) -> JSONResponse:

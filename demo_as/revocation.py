@@ -8,10 +8,11 @@ from starlette.responses import Response
 
 from demo_as.client_auth import authenticate_client, presented_credentials
 from demo_as.db import now
-from demo_as.errors import NO_STORE, InvalidRequest, OAuthErrorBody, UnauthorizedClient
-from demo_as.form_endpoints import FormEndpoint, FormParameters
+from demo_as.errors import NO_STORE, InvalidRequest, UnauthorizedClient
+from demo_as.form_endpoints import FORM_ERROR_RESPONSES, FormEndpoint, FormParameters
 from demo_as.jwt_access_tokens import verified_access_token_claims
 from demo_as.lab import hooks as lab_hooks
+from demo_as.parameters import TOKEN_QUESTION_PARAMETERS
 from demo_as.store import Store, connection_store
 
 
@@ -50,16 +51,14 @@ def revoke(request: Request, form: FormParameters) -> Response:
 ENDPOINT = FormEndpoint(
     "/revoke",
     revoke,
-    dict.fromkeys(("token", "token_type_hint", "client_id", "client_secret"), 4000),
+    dict.fromkeys((*TOKEN_QUESTION_PARAMETERS, "client_id", "client_secret"), 4000),
     {
         "tags": ["revocation"],
         "status_code": 200,
         "response_class": Response,
         "responses": {
             200: {"description": "Revoked, or the token was unknown (RFC 7009 §2.2)"},
-            400: {"model": OAuthErrorBody},
-            401: {"model": OAuthErrorBody},
-            413: {"model": OAuthErrorBody},
+            **FORM_ERROR_RESPONSES,
         },
         "summary": "RFC 7009 token revocation",
     },

@@ -18,16 +18,15 @@ from demo_as.errors import (
     InvalidRequest,
     InvalidScope,
     InvalidTarget,
-    OAuthErrorBody,
     UnauthorizedClient,
     UnsupportedGrantType,
 )
-from demo_as.form_endpoints import FormEndpoint, FormParameters
+from demo_as.form_endpoints import FORM_ERROR_RESPONSES, FormEndpoint, FormParameters
 from demo_as.grant_superseding import SUPERSEDED, superseded_grant_ids
 from demo_as.jwt_access_tokens import AccessTokenClaims, mint_access_token
 from demo_as.lab import hooks as lab_hooks
 from demo_as.models import Grant
-from demo_as.parameters import no_store_json
+from demo_as.parameters import TOKEN_PARAMETERS, no_store_json
 from demo_as.pkce import verifier_matches
 from demo_as.scopes import parse_scope, scope_exceeds
 from demo_as.store import IssuedTokens, Store, connection_store, new_grant
@@ -231,29 +230,12 @@ def token(request: Request, form: FormParameters) -> Response:
 ENDPOINT = FormEndpoint(
     "/token",
     token,
-    dict.fromkeys(
-        (
-            "grant_type",
-            "code",
-            "redirect_uri",
-            "code_verifier",
-            "refresh_token",
-            "scope",
-            "resource",
-            "client_id",
-            "client_secret",
-        ),
-        4000,
-    ),
+    dict.fromkeys(TOKEN_PARAMETERS, 4000),
     {
         "tags": ["token"],
         "response_model": TokenResponse,
         "response_model_exclude_none": True,
-        "responses": {
-            400: {"model": OAuthErrorBody},
-            401: {"model": OAuthErrorBody},
-            413: {"model": OAuthErrorBody},
-        },
+        "responses": FORM_ERROR_RESPONSES,
         "summary": "OAuth 2.1 token endpoint",
     },
 )
