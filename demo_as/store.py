@@ -1,10 +1,11 @@
 """The AS's storage: clients, signing keys, pending authorization requests, consents,
 authorization codes, grants, refresh tokens and access-token records.
 
-One ``Store`` wraps one request's database work: a Core ``Connection`` on the form endpoints
-(``connection_store``: /token, /introspect, /revoke), a SQLModel session on the FastAPI routes
-(``get_store``, a dependency; routes take ``store: StoreDep``). Nothing is durable until the route
-calls ``store.commit()`` - once, before it answers, so a client never sees a response whose rows a
+One ``Store`` wraps one request's database work: a Core ``Connection`` opened by the endpoint
+itself on the hot paths (``connection_store``: /token, /revoke, /authorize, /register;
+``reading_store``: /introspect), a SQLModel session on the other routes (``get_store``, a
+dependency; routes take ``store: StoreDep``). Nothing is durable until the route calls
+``store.commit()`` - once, before it answers, so a client never sees a response whose rows a
 crash could lose and a request writes in one transaction.
 
 The queries are SQLAlchemy Core statements on the tables, built once (queries.py), which run the
