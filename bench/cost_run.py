@@ -73,8 +73,9 @@ async def first_token_figures(
             "as_first_token_cpu_vs_peer",
             "our AS CPU per first token ÷ the peer AS's (5 requests there)",
         ),
-        "See Profile §4 below: per request, FastAPI's form handling and the ORM's reads and "
-        "writes; the peer keeps everything in dicts.",
+        "See Profile §4 below: /register and /authorize are still FastAPI routes, and each "
+        "request that writes pays a thread-pool hop and a SQLite transaction; the peer keeps "
+        "everything in dicts and writes nothing.",
     )
     detail_sides(report, "first token", sides)
 

@@ -19,9 +19,10 @@ from demo_as import (
     tokens,
 )
 from demo_as.cimd_clients import DocumentClients
-from demo_as.db import create_db_engine
+from demo_as.db import create_db_engine, create_event_loop_reader
 from demo_as.errors import install_error_handlers
-from demo_as.housekeeping import AUTHORIZE_PURGE_INTERVAL, PeriodicPurge
+from demo_as.form_endpoints import FormEndpoint
+from demo_as.housekeeping import PURGE_INTERVAL, PeriodicPurge
 from demo_as.key_cache import VerificationKeys
 from demo_as.keys import load_or_create_signing_key
 from demo_as.lab import api as lab_api
@@ -35,6 +36,13 @@ from demo_as.private_files import private_directory
 from demo_as.registration_bounds import RegistrationRate
 from demo_as.settings import Settings
 
+# Plain Starlette routes (form_endpoints.py); /openapi.json documents them as FastAPI would.
+FORM_ENDPOINTS: tuple[FormEndpoint, ...] = (
+    tokens.ENDPOINT,
+    revocation.ENDPOINT,
+    introspection.ENDPOINT,
+)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app: open the database and load (or create) the signing key.
@@ -45,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if not settings.database_url:
         private_directory(settings.data_dir)  # the default SQLite database and the key live here
     engine = create_db_engine(settings.effective_database_url, settings.sqlite_synchronous.value)
+    reader = create_event_loop_reader(
+        settings.effective_database_url, settings.sqlite_synchronous.value
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.state.lab is not None:
             app.state.lab.close()  # queued events stored; no lab thread uses the engine after
         engine.dispose()
+        if reader is not None:
+            reader.dispose()
 
     app = FastAPI(
         title="demo_as",
@@ -64,26 +77,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.event_loop_reader = reader
     app.state.signing_key = load_or_create_signing_key(engine)
     app.state.verification_keys = VerificationKeys()
     app.state.pages = Pages()
     app.state.document_clients = DocumentClients(settings, engine)
     app.state.registration_rate = RegistrationRate(settings.registration_rate_per_minute)
-    app.state.periodic_purge = PeriodicPurge(
-        engine, settings.unused_client_ttl, AUTHORIZE_PURGE_INTERVAL
-    )
+    app.state.periodic_purge = PeriodicPurge(engine, settings.unused_client_ttl, PURGE_INTERVAL)
     app.state.lab = create_lab_runtime(settings, engine)
     if app.state.lab is not None:
         app.state.lab.grader.grade = partial(log_new_failures, app.state.lab)
-    for module in (
-        metadata,
-        registration,
-        authorization,
-        tokens,
-        revocation,
-        introspection,
-        dashboard,
-    ):
+    # First in the routing table: a request is matched against the routes in order.
+    app.router.routes[:0] = [endpoint.route() for endpoint in FORM_ENDPOINTS]
+    for module in (metadata, registration, authorization, dashboard):
         app.include_router(module.router)
     if app.state.lab is not None:
         app.include_router(lab_api.router)
@@ -97,15 +103,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def oauth_openapi(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document without FastAPI's default 422 responses: validation errors are
-    answered as OAuth 400s (errors.py), so documenting 422 would be a lie."""
+    """The OpenAPI document, with the form endpoints described as FastAPI routes would be, and
+    without FastAPI's default 422 responses: validation errors are answered as OAuth 400s
+    (errors.py), so documenting 422 would be a lie."""
     if app.openapi_schema:
         return app.openapi_schema
     from fastapi.openapi.utils import get_openapi
 
-    schema = get_openapi(
-        title=app.title, version=app.version, summary=app.summary, routes=app.routes
-    )
+    documented = [endpoint.documented_route() for endpoint in FORM_ENDPOINTS]
+    routes = [*app.routes, *documented]
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=routes)
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.get("responses", {})

@@ -19,7 +19,7 @@ from demo_as.errors import AccessDenied, PageError, PageErrorRoute, RedirectErro
 from demo_as.lab import hooks as lab_hooks
 from demo_as.models import Client, PendingAuthorization
 from demo_as.scopes import scope_sentence
-from demo_as.store import Store, StoreDep, pending_for
+from demo_as.store import Store, StoreDep, connection_store, pending_for
 
 router = APIRouter(tags=["authorization"], route_class=PageErrorRoute)
 
@@ -60,7 +60,6 @@ def success_redirect(request: Request, pending: PendingAuthorization, code: str)
 )
 def authorize(
     request: Request,
-    store: StoreDep,
     response_type: Text = None,
     client_id: Text = None,
     redirect_uri: RedirectUriText = None,
@@ -70,9 +69,18 @@ def authorize(
     code_challenge_method: Text = None,
     resource: ResourceText = None,
 ) -> Response:
+    # The parameters are read from the query as sent (``items``); the declarations above bound
+    # their lengths and document them. One Core connection serves the request (store.py).
+    request.app.state.periodic_purge.maybe_run()  # codes made here, e.g. by auto-approve
+    with connection_store(request) as store:
+        return authorization_request(request, store, client_id)
+
+
+def authorization_request(request: Request, store: Store, client_id: str | None) -> Response:
+    """OAuth 2.1 draft-13 §4.1.1: validate, then ask the user (or, with --auto-approve, answer
+    at once)."""
     settings = request.app.state.settings
     items = request.query_params.multi_items()
-    request.app.state.periodic_purge.maybe_run()  # codes made here, e.g. by auto-approve
     client = request.app.state.document_clients.client(store, client_id)
     lab_hooks.authorization_request(request, items, client)
     try:

@@ -10,9 +10,10 @@ import hmac
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from sqlalchemy import Row
+
 from demo_as.db import secret_hash
 from demo_as.errors import InvalidClient, InvalidRequest
-from demo_as.models import Client
 from demo_as.store import Store
 
 TOKEN_ENDPOINT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
@@ -72,8 +73,9 @@ def presented_credentials(
     return PresentedCredentials("none", form_client_id, None)
 
 
-def authenticate_client(store: Store, presented: PresentedCredentials) -> Client:
-    """The registered client the credentials prove, else ``invalid_client`` (RFC 6749 §5.2).
+def authenticate_client(store: Store, presented: PresentedCredentials) -> Row:
+    """The registered client (its row) the credentials prove, else ``invalid_client`` (RFC 6749
+    §5.2).
 
     The method used must be the one registered (RFC 7591 §2 ``token_endpoint_auth_method``), so a
     confidential client cannot fall back to presenting only its client_id. Secrets are compared

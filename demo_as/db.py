@@ -53,6 +53,31 @@ def create_db_engine(database_url: str, sqlite_synchronous: str = "normal") -> E
     return engine
 
 
+def create_event_loop_reader(
+    database_url: str, sqlite_synchronous: str = "normal"
+) -> Engine | None:
+    """For SQLite: a one-connection engine the event loop reads with, no thread-pool hop (the
+    hop cost more than the query: bench/profiling.md §4). None for other databases, whose reads
+    are network round trips that must not block the event loop.
+
+    Safe on the loop because a read there never waits: in WAL mode readers do not wait for
+    writers (https://sqlite.org/wal.html, "readers do not block writers and a writer does not
+    block readers"), and the one connection is used by the loop thread alone, one request at a
+    time (the reads run without an ``await`` in between), so it is always free. It never writes.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    engine = create_engine(
+        database_url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=1,
+        max_overflow=0,
+    )
+    event.listen(engine, "connect", functools.partial(_sqlite_pragmas, sqlite_synchronous))
+    return engine
+
+
 def create_missing_indexes(engine: Engine) -> None:
     """``create_all`` makes only missing tables: an index added to an existing table in a later
     version is created here, once (a database from an earlier version keeps working either way)."""

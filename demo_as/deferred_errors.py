@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import secrets
 
+from sqlalchemy import Row
+
 from demo_as.db import now
 from demo_as.errors import InvalidRequest, OAuthError, RedirectError
-from demo_as.models import PendingAuthorization, PendingAuthorizationError
+from demo_as.models import PendingAuthorization
+from demo_as.queries import INSERT_PENDING_ERROR, PENDING_ERROR_BY_ID
 from demo_as.store import PENDING_TTL, Store
 
 MAX_DESCRIPTION = 1000
@@ -40,12 +43,13 @@ def defer_error(store: Store, client_id: str, error: RedirectError) -> PendingAu
         expires_at=now() + PENDING_TTL,
     )
     store.add_pending(pending)
-    store.db.add(
-        PendingAuthorizationError(
-            pending_id=pending.id,
-            error=error.error.error,
-            error_description=error.error.description[:MAX_DESCRIPTION],
-        )
+    store.db.execute(
+        INSERT_PENDING_ERROR,
+        {
+            "pending_id": pending.id,
+            "error": error.error.error,
+            "error_description": error.error.description[:MAX_DESCRIPTION],
+        },
     )
     return pending
 
@@ -56,9 +60,9 @@ def error_class(code: str) -> type[OAuthError]:
     return classes.get(code, InvalidRequest)
 
 
-def deferred_error(store: Store, pending: PendingAuthorization) -> RedirectError | None:
+def deferred_error(store: Store, pending: Row) -> RedirectError | None:
     """The error waiting behind ``pending``, ready to redirect; None for a real request."""
-    row = store.db.get(PendingAuthorizationError, pending.id)
+    row = store.db.execute(PENDING_ERROR_BY_ID, {"pending_id": pending.id}).first()
     if row is None:
         return None
     error = error_class(row.error)(row.error_description)

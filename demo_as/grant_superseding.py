@@ -23,20 +23,22 @@ and stay untouched.
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlalchemy import Connection, select
+from sqlmodel import Session
 
 from demo_as.models import Grant
 
 SUPERSEDED = "superseded by a newer grant for the same client, user and resource"
+GRANTS = Grant.__table__  # type: ignore[attr-defined]
 
 
-def superseded_grant_ids(db: Session, newest: Grant) -> list[str]:
+def superseded_grant_ids(db: Connection | Session, newest: Grant) -> list[str]:
     """The live grants ``newest`` supersedes (same client, user and resource; not itself)."""
-    statement = select(Grant.id).where(
-        Grant.client_id == newest.client_id,
-        Grant.username == newest.username,
-        Grant.resource == newest.resource,
-        Grant.id != newest.id,
-        Grant.revoked_at.is_(None),
+    statement = select(GRANTS.c.id).where(
+        GRANTS.c.client_id == newest.client_id,
+        GRANTS.c.username == newest.username,
+        GRANTS.c.resource == newest.resource,
+        GRANTS.c.id != newest.id,
+        GRANTS.c.revoked_at.is_(None),
     )
-    return list(db.exec(statement).all())
+    return list(db.execute(statement).scalars().all())

@@ -1,8 +1,11 @@
 """Purging what nobody can use any more, so the database stays bounded (issue #12.6).
 
-Runs inside the registration transaction (registration.py) and, at most every
-``AUTHORIZE_PURGE_INTERVAL`` seconds, on /authorize (auto-approve codes are made there without
-any registration). Each rule is one DELETE:
+Runs at most every ``PURGE_INTERVAL`` seconds, on /register and on /authorize (auto-approve
+codes are made there without any registration), in its own transaction; and inside the
+registration transaction of a registration that finds the registry full, so the cap counts live
+clients only. Not on every registration: the dead-grant rule reads every grant, so a purge per
+registration made registering cost more the longer a workshop ran (bench/profiling.md §4). What
+can pile up between two purges is bounded by the registration rate. Each rule is one DELETE:
 
 * DCR clients that never completed an authorization (no consent was ever given) are deleted
   ``unused_client_ttl`` seconds after registering, with their pending requests and codes;
@@ -18,27 +21,26 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import Select, and_, delete, exists, not_, or_, select
+from sqlalchemy import Connection, Select, and_, delete, exists, not_, or_, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from demo_as.db import now, session
 from demo_as.models import (
     AccessTokenRecord,
-    AuthorizationCode,
     Client,
     Consent,
     Grant,
-    PendingAuthorization,
     RefreshToken,
 )
+from demo_as.queries import ACCESS_TOKENS, CLIENTS, CODES, GRANTS, PENDING, REFRESH_TOKENS
 
 CODE_REPLAY_MEMORY = 600
-AUTHORIZE_PURGE_INTERVAL = 10.0
+PURGE_INTERVAL = 10.0
 DCR_CLIENT_PREFIX = "client-"  # registration.new_client_id; other clients are never purged
 
 
-def purge_unused_clients(db: Session, unused_client_ttl: int, at: int) -> None:
+def purge_unused_clients(db: Connection | Session, unused_client_ttl: int, at: int) -> None:
     """DCR clients older than ``unused_client_ttl`` with no consent and no grant."""
     unused = select(Client.client_id).where(
         Client.client_id.startswith(DCR_CLIENT_PREFIX),
@@ -46,18 +48,15 @@ def purge_unused_clients(db: Session, unused_client_ttl: int, at: int) -> None:
         not_(exists().where(Consent.client_id == Client.client_id)),
         not_(exists().where(Grant.client_id == Client.client_id)),
     )
-    ids = list(db.exec(unused).scalars())
+    ids = list(db.execute(unused).scalars())
     if not ids:
         return
-    db.exec(delete(PendingAuthorization).where(PendingAuthorization.client_id.in_(ids)))
-    db.exec(delete(AuthorizationCode).where(AuthorizationCode.client_id.in_(ids)))
-    db.exec(delete(Client).where(Client.client_id.in_(ids)))
+    for table in (PENDING, CODES, CLIENTS):
+        db.execute(delete(table).where(table.c.client_id.in_(ids)))
 
 
-def purge_expired_codes(db: Session, at: int) -> None:
-    db.exec(
-        delete(AuthorizationCode).where(AuthorizationCode.expires_at <= at - CODE_REPLAY_MEMORY)
-    )
+def purge_expired_codes(db: Connection | Session, at: int) -> None:
+    db.execute(delete(CODES).where(CODES.c.expires_at <= at - CODE_REPLAY_MEMORY))
 
 
 def dead_grant_ids(at: int) -> Select:
@@ -75,16 +74,16 @@ def dead_grant_ids(at: int) -> Select:
     )
 
 
-def purge_dead_grants(db: Session, at: int) -> None:
-    ids = list(db.exec(dead_grant_ids(at)).scalars())
+def purge_dead_grants(db: Connection | Session, at: int) -> None:
+    ids = list(db.execute(dead_grant_ids(at)).scalars())
     if not ids:
         return
-    db.exec(delete(RefreshToken).where(RefreshToken.grant_id.in_(ids)))
-    db.exec(delete(AccessTokenRecord).where(AccessTokenRecord.grant_id.in_(ids)))
-    db.exec(delete(Grant).where(Grant.id.in_(ids)))
+    db.execute(delete(REFRESH_TOKENS).where(REFRESH_TOKENS.c.grant_id.in_(ids)))
+    db.execute(delete(ACCESS_TOKENS).where(ACCESS_TOKENS.c.grant_id.in_(ids)))
+    db.execute(delete(GRANTS).where(GRANTS.c.id.in_(ids)))
 
 
-def purge_stale(db: Session, unused_client_ttl: int) -> None:
+def purge_stale(db: Connection | Session, unused_client_ttl: int) -> None:
     """Every purge rule, in the caller's transaction."""
     at = now()
     purge_expired_codes(db, at)

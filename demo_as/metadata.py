@@ -77,7 +77,8 @@ def metadata_document(settings: Settings) -> AuthorizationServerMetadata:
     response_model=AuthorizationServerMetadata,
     summary="RFC 8414 authorization server metadata",
 )
-def authorization_server_metadata(request: Request) -> AuthorizationServerMetadata:
+async def authorization_server_metadata(request: Request) -> AuthorizationServerMetadata:
+    # async: no database work, so it runs in the event loop (no thread-pool hop).
     lab_hooks.metadata_fetch(request)
     return metadata_document(request.app.state.settings)
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import secrets
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
 from demo_as import field_limits
 from demo_as.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
@@ -23,11 +24,11 @@ from demo_as.errors import (
 from demo_as.housekeeping import purge_stale
 from demo_as.lab import hooks as lab_hooks
 from demo_as.models import Client
-from demo_as.parameters import no_store
+from demo_as.parameters import no_store_json
 from demo_as.redirect_uris import redirect_uris_problem
 from demo_as.registration_bounds import RegistryFull
 from demo_as.scopes import parse_scope, unknown_scopes
-from demo_as.store import StoreDep
+from demo_as.store import Store, connection_store
 
 router = APIRouter(tags=["registration"], route_class=RegistrationErrorRoute)
 
@@ -110,7 +111,6 @@ def new_client_id() -> str:
     status_code=201,
     response_model=ClientInformation,
     response_model_exclude_none=True,
-    dependencies=[Depends(no_store)],
     responses={
         400: {"model": OAuthErrorBody},
         413: {"model": OAuthErrorBody},
@@ -118,7 +118,14 @@ def new_client_id() -> str:
     },
     summary="RFC 7591 dynamic client registration (loopback redirect URIs only)",
 )
-def register(metadata: ClientMetadata, request: Request, store: StoreDep) -> ClientInformation:
+def register(metadata: ClientMetadata, request: Request) -> Response:
+    # Answered as a ready response (no-store), so FastAPI does not validate the body again.
+    with connection_store(request) as store:  # one Core connection, one transaction (store.py)
+        return no_store_json(registered(request, store, metadata), status_code=201)
+
+
+def registered(request: Request, store: Store, metadata: ClientMetadata) -> ClientInformation:
+    """RFC 7591 §3.2.1: check the metadata (§3.2.2 errors), apply the bounds, store the client."""
     settings = request.app.state.settings
     if problem := redirect_uris_problem(metadata.redirect_uris):
         raise InvalidRedirectUri(problem)
@@ -139,10 +146,13 @@ def register(metadata: ClientMetadata, request: Request, store: StoreDep) -> Cli
     )
     # Bounds (registration_bounds.py): the per-source rate, then purge and the total cap.
     request.app.state.registration_rate.check(request.client.host if request.client else "?")
-    purge_stale(store.db, settings.unused_client_ttl)
+    request.app.state.periodic_purge.maybe_run()
     if store.client_count() >= settings.max_clients:
-        store.commit()  # keep what the purge deleted; only the new client is refused
-        raise RegistryFull(settings.max_clients, settings.unused_client_ttl)
+        # The cap counts live clients only: a full registry is purged now, then counted again.
+        purge_stale(store.db, settings.unused_client_ttl)
+        if store.client_count() >= settings.max_clients:
+            store.commit()  # keep what the purge deleted; only the new client is refused
+            raise RegistryFull(settings.max_clients, settings.unused_client_ttl)
     store.add_client(client)
     store.commit()
     lab_hooks.registration(request, client)

@@ -1,22 +1,19 @@
-"""Token revocation (RFC 7009) at ``/revoke``."""
+"""Token revocation (RFC 7009) at ``/revoke``, served as a plain Starlette route
+(form_endpoints.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Form, Header, Request
-from fastapi.responses import Response
+from fastapi import Request
+from starlette.responses import Response
 
 from demo_as.client_auth import authenticate_client, presented_credentials
 from demo_as.db import now
-from demo_as.errors import NO_STORE, InvalidRequest, OAuthErrorBody, UnauthorizedClient
+from demo_as.errors import NO_STORE, InvalidRequest, UnauthorizedClient
+from demo_as.form_endpoints import FORM_ERROR_RESPONSES, FormEndpoint, FormParameters
 from demo_as.jwt_access_tokens import verified_access_token_claims
 from demo_as.lab import hooks as lab_hooks
-from demo_as.parameters import single_valued_form
-from demo_as.store import Store, StoreDep
-
-router = APIRouter(tags=["revocation"])
-FormText = Annotated[str | None, Form(max_length=4000)]
+from demo_as.parameters import TOKEN_QUESTION_PARAMETERS
+from demo_as.store import Store, connection_store
 
 
 def revoke_token(store: Store, issuer: str, client_id: str, token: str) -> None:
@@ -35,36 +32,34 @@ def revoke_token(store: Store, issuer: str, client_id: str, token: str) -> None:
         store.revoke_access_token(str(claims.get("jti")))
 
 
-@router.post(
-    "/revoke",
-    dependencies=[Depends(single_valued_form)],
-    status_code=200,
-    response_class=Response,
-    responses={
-        200: {"description": "Revoked, or the token was unknown (RFC 7009 §2.2)"},
-        400: {"model": OAuthErrorBody},
-        401: {"model": OAuthErrorBody},
-        413: {"model": OAuthErrorBody},
-    },
-    summary="RFC 7009 token revocation",
-)
-def revoke(
-    request: Request,
-    store: StoreDep,
-    token: FormText = None,
-    token_type_hint: FormText = None,
-    client_id: FormText = None,
-    client_secret: FormText = None,
-    authorization: Annotated[str | None, Header(max_length=4000)] = None,
-) -> Response:
-    client = authenticate_client(
-        store, presented_credentials(authorization, client_id, client_secret)
+def revoke(request: Request, form: FormParameters) -> Response:
+    """RFC 7009 §2.1 request (client authentication first), §2.2 response."""
+    credentials = presented_credentials(
+        form.authorization, form["client_id"], form["client_secret"]
     )
-    if not token:
-        raise InvalidRequest("token is required (RFC 7009 §2.1)")
-    # token_type_hint is only a hint (RFC 7009 §2.1): we look the token up either way.
-    del token_type_hint
-    revoke_token(store, request.app.state.settings.issuer, client.client_id, token)
-    store.commit()
-    lab_hooks.revocation(request, client.client_id, token)
+    token = form["token"]  # token_type_hint is only a hint (§2.1): the token is looked up anyway
+    with connection_store(request) as store:
+        client = authenticate_client(store, credentials)
+        if not token:
+            raise InvalidRequest("token is required (RFC 7009 §2.1)")
+        revoke_token(store, request.app.state.settings.issuer, client.client_id, token)
+        store.commit()
+        lab_hooks.revocation(request, client.client_id, token)
     return Response(status_code=200, headers=NO_STORE)
+
+
+ENDPOINT = FormEndpoint(
+    "/revoke",
+    revoke,
+    dict.fromkeys((*TOKEN_QUESTION_PARAMETERS, "client_id", "client_secret"), 4000),
+    {
+        "tags": ["revocation"],
+        "status_code": 200,
+        "response_class": Response,
+        "responses": {
+            200: {"description": "Revoked, or the token was unknown (RFC 7009 §2.2)"},
+            **FORM_ERROR_RESPONSES,
+        },
+        "summary": "RFC 7009 token revocation",
+    },
+)

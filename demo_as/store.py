@@ -1,10 +1,18 @@
 """The AS's storage: clients, signing keys, pending authorization requests, consents,
 authorization codes, grants, refresh tokens and access-token records.
 
-One ``Store`` wraps one SQLModel session for one request (``get_store``, a FastAPI dependency;
-routes take ``store: StoreDep``). Methods stage reads and writes in that session; nothing is
-durable until the route calls ``store.commit()`` - once, before it answers, so a client never
-sees a response whose rows a crash could lose and a request writes in one transaction.
+One ``Store`` wraps one request's database work: a Core ``Connection`` opened by the endpoint
+itself on the hot paths (``connection_store``: /token, /revoke, /authorize, /register;
+``reading_store``: /introspect), a SQLModel session on the other routes (``get_store``, a
+dependency; routes take ``store: StoreDep``). Nothing is durable until the route calls
+``store.commit()`` - once, before it answers, so a client never sees a response whose rows a
+crash could lose and a request writes in one transaction.
+
+The queries are SQLAlchemy Core statements on the tables, built once (queries.py), which run the
+same on a connection and on a session, and return rows read by column name (``row.client_id``),
+as the models' attributes are. Core skips the ORM's identity map and unit of work, which cost
+more than the SQL itself on the hot paths (bench/profiling.md §4). The one method marked
+"(session)" uses the ORM and needs a session: the CIMD cache's upsert.
 
 Every single-use transition (CSRF token, code redemption, refresh rotation) is one conditional
 UPDATE/DELETE whose row count decides who won, so two concurrent requests cannot both succeed
@@ -16,30 +24,22 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from joserfc.jwk import KeySet
-from sqlalchemy import delete, func, update
-from sqlmodel import Session, select
+from sqlalchemy import Connection, Row, delete, func, select
+from sqlmodel import Session
 
+from demo_as import queries as q
 from demo_as.authorization_request import AuthorizationRequest
 from demo_as.browser_binding import bound_token_hash
 from demo_as.db import new_secret, now, secret_hash, session
 from demo_as.key_cache import VerificationKeys
 from demo_as.keys import key_set
-from demo_as.models import (
-    AccessTokenRecord,
-    AuthorizationCode,
-    Client,
-    ClientMetadataDocument,
-    Consent,
-    Grant,
-    PendingAuthorization,
-    RefreshToken,
-    SigningKey,
-)
+from demo_as.models import Client, ClientMetadataDocument, Grant, PendingAuthorization
 from demo_as.scopes import scope_union
 
 PENDING_TTL = 600  # seconds a user has for login + consent
@@ -56,8 +56,8 @@ class IssuedTokens:
     refresh_ttl: int
 
 
-def new_grant(code: AuthorizationCode) -> Grant:
-    """The (not yet stored) grant a code redemption creates."""
+def new_grant(code: Row) -> Grant:
+    """The (not yet stored) grant the redemption of ``code`` (its row) creates."""
     return Grant(
         id=secrets.token_urlsafe(18),
         client_id=code.client_id,
@@ -82,13 +82,21 @@ def pending_for(request: AuthorizationRequest) -> PendingAuthorization:
     )
 
 
+def model_row(model: Any) -> dict[str, Any]:
+    """A model instance's columns, for a Core ``insert``."""
+    return {name: getattr(model, name) for name in type(model).model_fields}
+
+
 class Store:
-    """The AS's storage, bound to one session (one request), and the process's key cache.
+    """The AS's storage, bound to one connection or session (one request), and the process's
+    key cache.
 
     ``verification_keys`` is needed only by ``keys_for`` (checking our own tokens); stores made
     off the request path (the lab's writer, the CIMD cache) leave it out."""
 
-    def __init__(self, db: Session, verification_keys: VerificationKeys | None = None) -> None:
+    def __init__(
+        self, db: Connection | Session, verification_keys: VerificationKeys | None = None
+    ) -> None:
         self.db = db
         self.verification_keys = verification_keys
 
@@ -98,44 +106,52 @@ class Store:
 
     # --- clients and keys -------------------------------------------------------------------
 
-    def client(self, client_id: str | None) -> Client | None:
-        return self.db.get(Client, client_id) if client_id else None
+    def client(self, client_id: str | None) -> Row | None:
+        """The client's row (its columns as ``Client``'s attributes), or None."""
+        if not client_id:
+            return None
+        return self.db.execute(q.CLIENT_BY_ID, {"client_id": client_id}).first()
 
     def add_client(self, client: Client) -> None:
-        self.db.add(client)
+        self.db.execute(q.INSERT_CLIENT, model_row(client))
 
     def client_count(self) -> int:
-        return int(self.db.exec(select(func.count()).select_from(Client)).one())
+        return int(self.db.execute(q.CLIENT_COUNT).scalar_one())
 
     # --- clients identified by a client ID metadata document (cimd_clients.py) ---------------
 
-    def client_metadata_document(self, client_id: str) -> ClientMetadataDocument | None:
-        return self.db.get(ClientMetadataDocument, client_id)
+    def client_metadata_document(self, client_id: str) -> Row | None:
+        return self.db.execute(q.DOCUMENT_BY_ID, {"client_id": client_id}).first()
 
     def save_document_client(
         self, client: Client, record: ClientMetadataDocument, max_clients: int
     ) -> None:
-        """Upsert a document client (its ``Client`` row and its provenance), then drop the least
-        recently fetched document clients beyond ``max_clients``, never the one just saved:
-        anyone who can serve a document could otherwise grow the client table without limit."""
+        """(session) Upsert a document client (its ``Client`` row and its provenance), then drop
+        the least recently fetched document clients beyond ``max_clients``, never the one just
+        saved: anyone who can serve a document could otherwise grow the client table without
+        limit."""
         self.db.merge(client)
         self.db.merge(record)
         self.db.flush()
-        total = self.db.exec(select(func.count()).select_from(ClientMetadataDocument)).one()
+        total = self.db.execute(select(func.count()).select_from(q.DOCUMENTS)).scalar_one()
         if total <= max_clients:
             return
-        oldest = self.db.exec(
-            select(ClientMetadataDocument.client_id)
-            .where(ClientMetadataDocument.client_id != record.client_id)
-            .order_by(ClientMetadataDocument.fetched_at)
-            .limit(total - max_clients)
-        ).all()
-        for table in (ClientMetadataDocument, Client):
-            self.db.exec(delete(table).where(table.client_id.in_(oldest)))
+        oldest = (
+            self.db.execute(
+                select(q.DOCUMENTS.c.client_id)
+                .where(q.DOCUMENTS.c.client_id != record.client_id)
+                .order_by(q.DOCUMENTS.c.fetched_at)
+                .limit(total - max_clients)
+            )
+            .scalars()
+            .all()
+        )
+        for table in (q.DOCUMENTS, q.CLIENTS):
+            self.db.execute(delete(table).where(table.c.client_id.in_(oldest)))
 
     def public_keys(self) -> KeySet:
         """All stored signing keys, read from the database (for /jwks)."""
-        return key_set(self.db.exec(select(SigningKey)).all())
+        return key_set(self.db.execute(q.SIGNING_KEY_ROWS).all())
 
     def keys_for(self, token: str) -> KeySet:
         """The keys to check one of our own tokens with: held in memory by the process, read
@@ -149,9 +165,8 @@ class Store:
     def add_pending(self, pending: PendingAuthorization) -> None:
         """Store a validated authorization request for the login/consent forms."""
         # /authorize is unauthenticated: drop abandoned requests so they cannot pile up.
-        self.db.exec(delete(PendingAuthorization).where(PendingAuthorization.expires_at <= now()))
-        self.db.add(pending)
-        self.db.flush()
+        self.db.execute(q.DELETE_EXPIRED_PENDING, {"at": now()})
+        self.db.execute(q.INSERT_PENDING, model_row(pending))
 
     def rotate_csrf_token(self, pending_id: str, binding: str, username: str | None = None) -> str:
         """A fresh CSRF token for the next form of this pending request (RFC 6749 §10.12; OAuth
@@ -159,27 +174,21 @@ class Store:
         is stored, and each form gets a new one, so a token works once and only in the browser
         it was shown to."""
         token = new_secret()
-        values: dict = {"csrf_hash": bound_token_hash(binding, token)}
-        if username is not None:
-            values["username"] = username
-        self.db.exec(
-            update(PendingAuthorization)
-            .where(PendingAuthorization.id == pending_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        values = {"pending_id": pending_id, "b_csrf": bound_token_hash(binding, token)}
+        if username is None:
+            self.db.execute(q.SET_CSRF_HASH, values)
+        else:
+            self.db.execute(q.SET_CSRF_HASH_AND_USER, {**values, "b_username": username})
         return token
 
-    def pending_for_form(
-        self, pending_id: str, csrf_token: str, binding: str | None
-    ) -> PendingAuthorization:
+    def pending_for_form(self, pending_id: str, csrf_token: str, binding: str | None) -> Row:
         """The pending request a form submission belongs to; LookupError names why it is refused.
 
         The CSRF token must be the one issued for *this* request, and the submission must come
         from the browser it was shown to (RFC 6749 §10.12: bound to the user-agent's state;
         OWASP pre-session tokens against login CSRF).
         """
-        pending = self.db.get(PendingAuthorization, pending_id)
+        pending = self.db.execute(q.PENDING_BY_ID, {"pending_id": pending_id}).first()
         if pending is None or pending.expires_at <= now():
             raise LookupError("this authorization request has expired or was already answered")
         if binding is None:
@@ -194,109 +203,99 @@ class Store:
             )
         return pending
 
-    def consume_pending(self, pending: PendingAuthorization) -> bool:
+    def consume_pending(self, pending: Row) -> bool:
         """Delete the pending request if it is still as we read it (single use)."""
-        result = self.db.exec(
-            delete(PendingAuthorization)
-            .where(
-                PendingAuthorization.id == pending.id,
-                PendingAuthorization.csrf_hash == pending.csrf_hash,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1
+        found = {"pending_id": pending.id, "csrf_hash": pending.csrf_hash}
+        return self.db.execute(q.CONSUME_PENDING, found).rowcount == 1
 
     # --- consents --------------------------------------------------------------------------
 
     def granted_scopes(self, username: str, client_id: str) -> list[str]:
         """What this user has granted this client so far."""
-        consent = self.db.get(Consent, (username, client_id))
-        return list(consent.scopes) if consent else []
+        keys = {"username": username, "client_id": client_id}
+        scopes = self.db.execute(q.CONSENT_SCOPES, keys).scalar()
+        return list(scopes) if scopes else []
 
     def record_consent(self, username: str, client_id: str, scopes: list[str]) -> None:
         """Add ``scopes`` to the user's consent record for the client."""
-        consent = self.db.get(Consent, (username, client_id))
-        if consent is None:
-            self.db.add(Consent(username=username, client_id=client_id, scopes=scopes))
+        keys = {"username": username, "client_id": client_id}
+        granted = self.db.execute(q.CONSENT_SCOPES, keys).scalar()
+        if granted is None:
+            self.db.execute(q.INSERT_CONSENT, {**keys, "scopes": scopes})
         else:
-            consent.scopes = scope_union(consent.scopes, scopes)
-            self.db.add(consent)
+            union = scope_union(granted, scopes)
+            self.db.execute(
+                q.UPDATE_CONSENT,
+                {"b_username": username, "b_client_id": client_id, "b_scopes": union},
+            )
 
     # --- codes, grants and tokens -----------------------------------------------------------
 
-    def issue_code(
-        self, pending: PendingAuthorization, username: str, scopes: list[str], ttl: int
-    ) -> str:
+    def issue_code(self, pending: Any, username: str, scopes: list[str], ttl: int) -> str:
         """OAuth 2.1 draft-13 §4.1.2: a random, short-lived, single-use code bound to the client,
-        redirect URI, PKCE challenge, resource (RFC 8707) and the granted scopes; stored hashed."""
+        redirect URI, PKCE challenge, resource (RFC 8707) and the granted scopes; stored hashed.
+        ``pending``: the pending request (a stored row, or the unstored one of auto-approve)."""
         code = new_secret()
-        self.db.add(
-            AuthorizationCode(
-                code_hash=secret_hash(code),
-                client_id=pending.client_id,
-                redirect_uri=pending.redirect_uri,
-                scopes=scopes,
-                resource=pending.resource,
-                code_challenge=pending.code_challenge,
-                username=username,
-                expires_at=now() + ttl,
-            )
+        self.db.execute(
+            q.INSERT_CODE,
+            {
+                "code_hash": secret_hash(code),
+                "client_id": pending.client_id,
+                "redirect_uri": pending.redirect_uri,
+                "scopes": scopes,
+                "resource": pending.resource,
+                "code_challenge": pending.code_challenge,
+                "username": username,
+                "expires_at": now() + ttl,
+                "used_at": None,
+                "grant_id": None,
+            },
         )
         return code
 
-    def find_code(self, code: str) -> AuthorizationCode | None:
-        return self.db.get(AuthorizationCode, secret_hash(code), populate_existing=True)
+    def find_code(self, code: str) -> Row | None:
+        return self.db.execute(q.CODE_BY_HASH, {"code_hash": secret_hash(code)}).first()
 
-    def grant(self, grant_id: str) -> Grant | None:
-        return self.db.get(Grant, grant_id)
+    def grant(self, grant_id: str) -> Row | None:
+        return self.db.execute(q.GRANT_BY_ID, {"grant_id": grant_id}).first()
 
     def revoke_grant(self, grant_id: str, reason: str) -> None:
         """Revoke a grant with every refresh and access token issued under it (OAuth 2.1
         draft-13 §4.1.3 code replay, §4.3.1 refresh reuse; RFC 7009 §2.1)."""
-        at = now()
-        self.db.exec(
-            update(Grant)
-            .where(Grant.id == grant_id, Grant.revoked_at.is_(None))
-            .values(revoked_at=at, revoked_reason=reason)
-            .execution_options(synchronize_session=False)
-        )
-        self.db.exec(
-            update(RefreshToken)
-            .where(RefreshToken.grant_id == grant_id)
-            .values(status="revoked")
-            .execution_options(synchronize_session=False)
-        )
-        self.db.exec(
-            update(AccessTokenRecord)
-            .where(AccessTokenRecord.grant_id == grant_id, AccessTokenRecord.revoked_at.is_(None))
-            .values(revoked_at=at)
-            .execution_options(synchronize_session=False)
-        )
+        values = {"b_grant_id": grant_id, "b_at": now(), "b_reason": reason}
+        self.db.execute(q.REVOKE_GRANT, values)
+        self.db.execute(q.REVOKE_GRANT_REFRESH_TOKENS, {"b_grant_id": grant_id})
+        self.db.execute(q.REVOKE_GRANT_ACCESS_TOKENS, values)
 
-    def find_refresh_token(self, token: str) -> RefreshToken | None:
-        return self.db.get(RefreshToken, secret_hash(token))
+    def find_refresh_token(self, token: str) -> Row | None:
+        return self.db.execute(q.REFRESH_TOKEN_BY_HASH, {"token_hash": secret_hash(token)}).first()
 
-    def _add_issued(self, grant: Grant, issued: IssuedTokens) -> None:
-        self.db.add(
-            AccessTokenRecord(
-                jti=issued.jti,
-                grant_id=grant.id,
-                client_id=grant.client_id,
-                expires_at=issued.access_expires_at,
-            )
+    def _add_issued(self, grant: Any, issued: IssuedTokens) -> None:
+        self.db.execute(
+            q.INSERT_ACCESS_TOKEN,
+            {
+                "jti": issued.jti,
+                "grant_id": grant.id,
+                "client_id": grant.client_id,
+                "expires_at": issued.access_expires_at,
+                "revoked_at": None,
+            },
         )
         if issued.refresh_token is not None:
-            self.db.add(
-                RefreshToken(
-                    token_hash=secret_hash(issued.refresh_token),
-                    grant_id=grant.id,
-                    client_id=grant.client_id,
-                    created_at=now(),
-                    expires_at=now() + issued.refresh_ttl,
-                )
+            at = now()
+            self.db.execute(
+                q.INSERT_REFRESH_TOKEN,
+                {
+                    "token_hash": secret_hash(issued.refresh_token),
+                    "grant_id": grant.id,
+                    "client_id": grant.client_id,
+                    "status": "active",
+                    "created_at": at,
+                    "expires_at": at + issued.refresh_ttl,
+                },
             )
 
-    def redeem_code(self, code: AuthorizationCode, grant: Grant, issued: IssuedTokens) -> bool:
+    def redeem_code(self, code: Row, grant: Grant, issued: IssuedTokens) -> bool:
         """Mark the code used (only if it was unused), create its grant and record the tokens,
         all in the request's one transaction. False when a concurrent request redeemed the code
         first: the transaction is rolled back and nothing is written.
@@ -304,66 +303,59 @@ class Store:
         One transaction means a crash can never leave a used code without its grant, or a grant
         without its tokens.
         """
-        result = self.db.exec(
-            update(AuthorizationCode)
-            .where(
-                AuthorizationCode.code_hash == code.code_hash,
-                AuthorizationCode.used_at.is_(None),
-            )
-            .values(used_at=now(), grant_id=grant.id)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
+        used = {"b_code_hash": code.code_hash, "b_used_at": now(), "b_grant_id": grant.id}
+        if self.db.execute(q.REDEEM_CODE, used).rowcount != 1:
             self.db.rollback()
             return False
-        self.db.add(grant)
+        self.db.execute(q.INSERT_GRANT, model_row(grant))
         self._add_issued(grant, issued)
         return True
 
-    def rotate_refresh_token(self, old: RefreshToken, grant: Grant, issued: IssuedTokens) -> bool:
+    def rotate_refresh_token(self, old: Row, grant: Row, issued: IssuedTokens) -> bool:
         """OAuth 2.1 draft-13 §4.3.1: retire the presented refresh token (only if still active)
         and record its successor and the new access token, in one transaction. False when it
         was not active any more (a concurrent refresh won; rolled back, nothing written). A
         crash therefore leaves either the old token usable or the new one, never neither."""
-        result = self.db.exec(
-            update(RefreshToken)
-            .where(RefreshToken.token_hash == old.token_hash, RefreshToken.status == "active")
-            .values(status="rotated")
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
+        if self.db.execute(q.ROTATE_REFRESH_TOKEN, {"b_token_hash": old.token_hash}).rowcount != 1:
             self.db.rollback()
             return False
         self._add_issued(grant, issued)
         return True
 
     def access_token_revoked(self, jti: str) -> bool:
-        """True when the jti is unknown, revoked, or its grant is revoked (or gone). One query
-        for the record and its grant: /introspect asks this on every call."""
-        found = self.db.exec(
-            select(AccessTokenRecord.revoked_at, Grant.id, Grant.revoked_at)
-            .select_from(AccessTokenRecord)
-            .join(Grant, Grant.id == AccessTokenRecord.grant_id, isouter=True)
-            .where(AccessTokenRecord.jti == jti)
-        ).first()
+        """True when the jti is unknown, revoked, or its grant is revoked (or gone)."""
+        found = self.db.execute(q.ACCESS_TOKEN_STATE, {"jti": jti}).first()
         if found is None:
             return True
         record_revoked_at, grant_id, grant_revoked_at = found
         return record_revoked_at is not None or grant_id is None or grant_revoked_at is not None
 
     def revoke_access_token(self, jti: str) -> None:
-        self.db.exec(
-            update(AccessTokenRecord)
-            .where(AccessTokenRecord.jti == jti, AccessTokenRecord.revoked_at.is_(None))
-            .values(revoked_at=now())
-            .execution_options(synchronize_session=False)
-        )
+        self.db.execute(q.REVOKE_ACCESS_TOKEN, {"b_jti": jti, "b_at": now()})
 
 
 def get_store(request: Request) -> Iterator[Store]:
     """FastAPI dependency: one session per request; uncommitted work is rolled back at the end."""
     with session(request.app.state.engine) as db:
         yield Store(db, request.app.state.verification_keys)
+
+
+@contextmanager
+def connection_store(request: Request) -> Iterator[Store]:
+    """The store of an endpoint that opens its own: one Core connection (one transaction) for
+    the request, returned to the pool at the end; uncommitted work is rolled back."""
+    with request.app.state.engine.connect() as connection:
+        yield Store(connection, request.app.state.verification_keys)
+
+
+@contextmanager
+def reading_store(request: Request) -> Iterator[Store]:
+    """``connection_store`` for a request that only reads and, with SQLite, runs in the event
+    loop (form_endpoints.FormEndpoint ``reads_only``): there it reads through the loop's own
+    connection (db.create_event_loop_reader)."""
+    engine = request.app.state.event_loop_reader or request.app.state.engine
+    with engine.connect() as connection:
+        yield Store(connection, request.app.state.verification_keys)
 
 
 StoreDep = Annotated[Store, Depends(get_store)]

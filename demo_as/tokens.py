@@ -1,11 +1,15 @@
-"""The token endpoint (OAuth 2.1 draft-13 §3.2): ``authorization_code`` and ``refresh_token``."""
+"""The token endpoint (OAuth 2.1 draft-13 §3.2): ``authorization_code`` and ``refresh_token``.
+
+Served as a plain Starlette route (form_endpoints.py): one sync handler, one database
+connection and one transaction per request.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Form, Header, Request
+from fastapi import Request
 from pydantic import BaseModel
+from sqlalchemy import Row
+from starlette.responses import Response
 
 from demo_as.client_auth import authenticate_client, presented_credentials
 from demo_as.db import new_secret, now
@@ -14,22 +18,18 @@ from demo_as.errors import (
     InvalidRequest,
     InvalidScope,
     InvalidTarget,
-    OAuthErrorBody,
     UnauthorizedClient,
     UnsupportedGrantType,
 )
+from demo_as.form_endpoints import FORM_ERROR_RESPONSES, FormEndpoint, FormParameters
 from demo_as.grant_superseding import SUPERSEDED, superseded_grant_ids
 from demo_as.jwt_access_tokens import AccessTokenClaims, mint_access_token
 from demo_as.lab import hooks as lab_hooks
-from demo_as.models import Client, Grant
-from demo_as.parameters import no_store, single_valued_form
+from demo_as.models import Grant
+from demo_as.parameters import TOKEN_PARAMETERS, no_store_json
 from demo_as.pkce import verifier_matches
 from demo_as.scopes import parse_scope, scope_exceeds
-from demo_as.store import IssuedTokens, Store, StoreDep, new_grant
-
-router = APIRouter(tags=["token"])
-
-FormText = Annotated[str | None, Form(max_length=4000)]
+from demo_as.store import IssuedTokens, Store, connection_store, new_grant
 
 
 class TokenResponse(BaseModel):
@@ -43,7 +43,7 @@ class TokenResponse(BaseModel):
 
 
 def prepare_tokens(
-    request: Request, client: Client, grant: Grant, scopes: list[str]
+    request: Request, client: Row, grant: Row | Grant, scopes: list[str]
 ) -> tuple[TokenResponse, IssuedTokens]:
     """Mint the access token (and a refresh token when the client registered the grant) and
     return the response body plus what must be stored. Nothing is written here: the caller stores
@@ -82,7 +82,7 @@ def prepare_tokens(
     return body, issued
 
 
-def refresh_token_allowed(client: Client) -> bool:
+def refresh_token_allowed(client: Row) -> bool:
     """OAuth 2.1 §3.2.3 / SEP-2207 (withdrawn AS guidance, kept as our policy): a refresh token
     is issued iff the client registered the ``refresh_token`` grant type. ``offline_access`` is an
     ordinary scope here: accepted and shown on consent, never required."""
@@ -92,7 +92,7 @@ def refresh_token_allowed(client: Client) -> bool:
 def redeem_authorization_code(
     request: Request,
     store: Store,
-    client: Client,
+    client: Row,
     code: str | None,
     redirect_uri: str | None,
     code_verifier: str | None,
@@ -150,7 +150,7 @@ def reuse_detected(store: Store, grant_id: str) -> InvalidGrant:
 def redeem_refresh_token(
     request: Request,
     store: Store,
-    client: Client,
+    client: Row,
     refresh_token: str | None,
     scope: str | None,
     resource: str | None,
@@ -195,50 +195,47 @@ def redeem_refresh_token(
     return body
 
 
-@router.post(
-    "/token",
-    dependencies=[Depends(single_valued_form), Depends(no_store)],
-    response_model=TokenResponse,
-    response_model_exclude_none=True,
-    responses={
-        400: {"model": OAuthErrorBody},
-        401: {"model": OAuthErrorBody},
-        413: {"model": OAuthErrorBody},
-    },
-    summary="OAuth 2.1 token endpoint",
-)
-def token(
-    request: Request,
-    store: StoreDep,
-    grant_type: FormText = None,
-    code: FormText = None,
-    redirect_uri: FormText = None,
-    code_verifier: FormText = None,
-    refresh_token: FormText = None,
-    scope: FormText = None,
-    resource: FormText = None,
-    client_id: FormText = None,
-    client_secret: FormText = None,
-    authorization: Annotated[str | None, Header(max_length=4000)] = None,
-) -> TokenResponse:
+def token(request: Request, form: FormParameters) -> Response:
+    """OAuth 2.1 draft-13 §3.2.1: authenticate the client, then the grant's own checks."""
+    grant_type = form["grant_type"]
     if not grant_type:
         raise InvalidRequest("grant_type is required")
     if grant_type not in ("authorization_code", "refresh_token"):
         raise UnsupportedGrantType("grant_type must be authorization_code or refresh_token")
-    credentials = presented_credentials(authorization, client_id, client_secret)
+    credentials = presented_credentials(
+        form.authorization, form["client_id"], form["client_secret"]
+    )
     # CIMD §4.4: a document client's cached metadata is re-fetched once it expired.
     request.app.state.document_clients.refresh(credentials.client_id)
-    client = authenticate_client(store, credentials)
-    lab_hooks.token_request(
-        request, store, client, grant_type, code, refresh_token, scope, resource
-    )
-    if grant_type not in client.grant_types:
-        raise UnauthorizedClient(f"this client did not register {grant_type}")
-    if grant_type == "authorization_code":
-        body = redeem_authorization_code(
-            request, store, client, code, redirect_uri, code_verifier, resource
+    code, refresh_token = form["code"], form["refresh_token"]
+    scope, resource = form["scope"], form["resource"]
+    with connection_store(request) as store:
+        client = authenticate_client(store, credentials)
+        lab_hooks.token_request(
+            request, store, client, grant_type, code, refresh_token, scope, resource
         )
-    else:
-        body = redeem_refresh_token(request, store, client, refresh_token, scope, resource)
+        if grant_type not in client.grant_types:
+            raise UnauthorizedClient(f"this client did not register {grant_type}")
+        if grant_type == "authorization_code":
+            redirect_uri, verifier = form["redirect_uri"], form["code_verifier"]
+            body = redeem_authorization_code(
+                request, store, client, code, redirect_uri, verifier, resource
+            )
+        else:
+            body = redeem_refresh_token(request, store, client, refresh_token, scope, resource)
     lab_hooks.token_response(request, body)
-    return body
+    return no_store_json(body)
+
+
+ENDPOINT = FormEndpoint(
+    "/token",
+    token,
+    dict.fromkeys(TOKEN_PARAMETERS, 4000),
+    {
+        "tags": ["token"],
+        "response_model": TokenResponse,
+        "response_model_exclude_none": True,
+        "responses": FORM_ERROR_RESPONSES,
+        "summary": "OAuth 2.1 token endpoint",
+    },
+)
