@@ -17,6 +17,7 @@ from demo_as.lab.errors import InvalidLabSecret, malformed
 from demo_as.lab.journal import NewEvent
 from demo_as.lab.models import CLIENT_ID_LENGTH
 from demo_as.lab.probes import active_probes, mark_consumed, mark_delivered
+from demo_as.lab.report import may_fail_a_rule
 from demo_as.lab.runtime import LabRuntime, logger
 from demo_as.lab.secret import bearer_secret_ok
 
@@ -105,10 +106,11 @@ def rs_probe_state(lab: LabRuntime) -> dict[str, Any]:
 
 def ingest(lab: LabRuntime, batch: RSBatch) -> int:
     """Hand the batch's events to the journal writer (written off the request, in its next
-    transaction, graded after); returns how many were accepted."""
+    transaction; the grader looks at a client again only for a step that may fail a rule:
+    report.may_fail_a_rule); returns how many were accepted."""
     accepted = 0
     for event in stored_events(batch):
-        event.graded = bool(event.client_id)
+        event.graded = bool(event.client_id) and may_fail_a_rule("rs", event.kind, event.detail)
         accepted += lab.writer.submit(event)
     previous = lab.rs_dropped.get(batch.resource, 0)
     if batch.dropped > previous:
