@@ -113,22 +113,23 @@ async def prefill(stack: LabStack, events: int) -> None:
     await asyncio.sleep(3.0)  # the RS's last batch and the grader's pass
 
 
-async def measure(
+async def compare(
     stacks: list[LabStack], comparisons: list[str], seconds: float, rounds: int
 ) -> dict[str, list[c.Side]]:
+    """Each comparison's two sides (lab on, lab off), measured in alternating rounds."""
     results = {}
     for comparison in comparisons:
         sides, concurrency = await sides_for(comparison, stacks)
         results[comparison] = await c.alternate(
             sides, concurrency=concurrency, seconds=seconds, rounds=rounds
         )
-        on, off = results[comparison]
-        ratio = on.cpu_ms / off.cpu_ms if off.cpu_ms else float("nan")
-        print(f"{comparison}: lab on ÷ off AS CPU {ratio:.2f}×; {on.summary()}; {off.summary()}")
-        for side in (on, off):
-            if side.errors:
-                print(f"  {side.label}: {side.errors} errors: {side.error_samples}")
     return results
+
+
+def cpu_ratio(sides: list[c.Side]) -> float | None:
+    """AS CPU per request, lab on ÷ lab off."""
+    on, off = sides
+    return on.cpu_ms / off.cpu_ms if off.cpu_ms else None
 
 
 def main() -> int:
@@ -148,9 +149,17 @@ def main() -> int:
             wait_ready(servers)
             if args.prefill:
                 asyncio.run(prefill(on, args.prefill))
-            asyncio.run(
-                measure([on, off], args.only or list(COMPARISONS), args.seconds, args.rounds)
-            )
+            comparisons = args.only or list(COMPARISONS)
+            results = asyncio.run(compare([on, off], comparisons, args.seconds, args.rounds))
+            for comparison, sides in results.items():
+                ratio = cpu_ratio(sides) or float("nan")
+                print(
+                    f"{comparison}: lab on ÷ off AS CPU {ratio:.2f}×; "
+                    + "; ".join(side.summary() for side in sides)
+                )
+                for side in sides:
+                    if side.errors:
+                        print(f"  {side.label}: {side.errors} errors: {side.error_samples}")
             print(f"AS RSS: lab on {on.auth.rss_mb():.1f} MiB, lab off {off.auth.rss_mb():.1f} MiB")
         finally:
             for server in reversed(servers):
