@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from demo_as.db import session
@@ -116,8 +116,11 @@ def write_events(engine: Engine, limits: JournalLimits | None, events: list[NewE
             if row["client_id"] is None and row["kind"] in INFERABLE_KINDS:
                 infer_from_later(db, row, shown)
         db.execute(EVENTS.insert(), rows)
-        for row in shown:
-            attribute_earlier(db, row)
+        if shown and unattributed_between(
+            db, min(r["at"] for r in shown), max(r["at"] for r in shown)
+        ):
+            for row in shown:
+                attribute_earlier(db, row)
         if limits is not None:
             prune(db, limits, *_retention.after(len(rows), limits))
     return len(rows)
@@ -137,22 +140,38 @@ def row_of(event: NewEvent) -> dict[str, Any]:
     }
 
 
+# The statements run for many batches, built once (building the expression per call cost more
+# than running it); the bound values are given at each call.
+LATER_SHOWN = (
+    select(EVENTS.c.at, EVENTS.c.client_id)
+    .where(
+        EVENTS.c.kind.in_(SHOWS_CLIENT_KINDS),
+        EVENTS.c.client_id.is_not(None),
+        EVENTS.c.at >= bindparam("low"),
+        EVENTS.c.at <= bindparam("high"),
+    )
+    .order_by(EVENTS.c.at, EVENTS.c.id)
+    .limit(1)
+)
+UNATTRIBUTED = EVENTS.c.client_id.is_(None) & EVENTS.c.kind.in_(INFERABLE_KINDS)
+ANY_UNATTRIBUTED = (
+    select(EVENTS.c.id)
+    .where(UNATTRIBUTED, EVENTS.c.at >= bindparam("low"), EVENTS.c.at <= bindparam("high"))
+    .limit(1)
+)
+ATTRIBUTE = (
+    update(EVENTS)
+    .where(UNATTRIBUTED, EVENTS.c.at >= bindparam("low"), EVENTS.c.at <= bindparam("high"))
+    .values(client_id=bindparam("shown_client"), attribution="inferred")
+)
+
+
 def infer_from_later(db: Connection, row: dict[str, Any], batch: list[dict[str, Any]]) -> None:
     """An unattributed event arriving after the client showed itself (RS batches lag): the
     first client to show itself within ``INFERENCE_WINDOW`` after it, whether stored already or
     in the same batch (``batch``: that batch's rows of ``SHOWS_CLIENT_KINDS``)."""
     window = (row["at"], row["at"] + INFERENCE_WINDOW)
-    stored = db.execute(
-        select(EVENTS.c.at, EVENTS.c.client_id)
-        .where(
-            EVENTS.c.kind.in_(SHOWS_CLIENT_KINDS),
-            EVENTS.c.client_id.is_not(None),
-            EVENTS.c.at >= window[0],
-            EVENTS.c.at <= window[1],
-        )
-        .order_by(EVENTS.c.at, EVENTS.c.id)
-        .limit(1)
-    ).first()
+    stored = db.execute(LATER_SHOWN, {"low": window[0], "high": window[1]}).first()
     candidates = [(r["at"], r["client_id"]) for r in batch if window[0] <= r["at"] <= window[1]]
     if stored is not None:
         candidates.append((stored[0], stored[1]))
@@ -161,18 +180,17 @@ def infer_from_later(db: Connection, row: dict[str, Any], batch: list[dict[str, 
         row["attribution"] = "inferred"
 
 
+def unattributed_between(db: Connection, first: float, last: float) -> bool:
+    """Whether a stored unattributed step lies in the windows before clients shown at ``first``
+    to ``last`` (one query per batch instead of an UPDATE per client shown: usually none)."""
+    window = {"low": first - INFERENCE_WINDOW, "high": last}
+    return db.execute(ANY_UNATTRIBUTED, window).first() is not None
+
+
 def attribute_earlier(db: Connection, row: dict[str, Any]) -> None:
     """A client showed itself: it owns the unattributed steps of the window before."""
-    db.execute(
-        update(EVENTS)
-        .where(
-            EVENTS.c.client_id.is_(None),
-            EVENTS.c.kind.in_(INFERABLE_KINDS),
-            EVENTS.c.at >= row["at"] - INFERENCE_WINDOW,
-            EVENTS.c.at <= row["at"],
-        )
-        .values(client_id=row["client_id"], attribution="inferred")
-    )
+    window = {"low": row["at"] - INFERENCE_WINDOW, "high": row["at"]}
+    db.execute(ATTRIBUTE, {**window, "shown_client": row["client_id"]})
 
 
 def prune(
