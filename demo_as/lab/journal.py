@@ -99,6 +99,49 @@ class NewEvent:
     graded: bool = False  # may change a verdict: the grader looks at the client afterwards
 
 
+# Kinds whose identical repeats within one batch of the writer are stored as one event.
+MERGED_KINDS = ("introspection",)
+
+
+def merge_repeats(events: list[NewEvent]) -> list[NewEvent]:
+    """Identical introspections of one token in one batch (an RS checking the same token for
+    each of its requests) as one event: ``detail.repeats`` (N ≥ 2), ``detail.last_at``, summary
+    suffixed ``(×N)``, as the RS merges its identical successful requests. Only back-to-back
+    repeats of a client merge: any other step of that client in between ends the run, so the
+    timeline keeps the order of what happened. Without this the AS's own introspection steps
+    would be most of the journal under introspection traffic (one per RS request), pushing
+    every client's other steps out of the retention bound."""
+    merged: list[NewEvent] = []
+    latest: dict[str | None, int] = {}  # client (else token) -> index of its latest event
+    for event in events:
+        who = event.client_id or event.token_fingerprint
+        held = latest.get(who)
+        if held is not None and same_repeat(merged[held], event):
+            first = merged[held]
+            first.detail = {
+                **first.detail,
+                "repeats": first.detail.get("repeats", 1) + 1,
+                "last_at": event.at,
+            }
+            continue
+        latest[who] = len(merged)
+        merged.append(event)
+    for event in merged:
+        if "repeats" in event.detail and event.kind in MERGED_KINDS:
+            event.summary = f"{event.summary} (×{event.detail['repeats']})"
+    return merged
+
+
+def same_repeat(first: NewEvent, event: NewEvent) -> bool:
+    keys = ("server", "kind", "client_id", "attribution", "token_fingerprint")
+    return (
+        event.kind in MERGED_KINDS
+        and all(getattr(first, key) == getattr(event, key) for key in keys)
+        and {k: v for k, v in first.detail.items() if k not in ("repeats", "last_at")}
+        == event.detail
+    )
+
+
 def write_events(engine: Engine, limits: JournalLimits | None, events: list[NewEvent]) -> int:
     """Store ``events`` in one transaction, attribute by inference, apply retention (unless
     ``limits`` is None: the next write applies it); returns how many were stored.

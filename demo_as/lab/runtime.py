@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
-from demo_as.lab.journal import JournalLimits, NewEvent, write_events
+from demo_as.lab.journal import JournalLimits, NewEvent, merge_repeats, write_events
 from demo_as.lab.probes import FIRED, active_probes
 from demo_as.lab.secret import load_or_create_lab_secret
 from demo_as.private_files import private_directory
@@ -168,7 +168,7 @@ class JournalWriter:
         while True:
             batch = self.next_batch()
             try:
-                write_events(self.engine, self.limits, batch)
+                write_events(self.engine, self.limits, merge_repeats(batch))
                 self.grader.schedule({e.client_id for e in batch if e.client_id and e.graded})
             except Exception:  # the journal must never stop; this batch is lost
                 logger.exception("lab: could not journal %d event(s)", len(batch))
