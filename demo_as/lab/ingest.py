@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from demo_as.lab.catalog import CHALLENGE_PROBES
+from demo_as.lab.catalog import CHALLENGE_PROBES, PROBES
 from demo_as.lab.errors import InvalidLabSecret, malformed
 from demo_as.lab.journal import NewEvent
 from demo_as.lab.models import CLIENT_ID_LENGTH
@@ -23,6 +23,7 @@ from demo_as.lab.secret import bearer_secret_ok
 
 MAX_EVENTS_PER_BATCH = 500
 MAX_DETAIL_CHARS = 4000
+RS_PROBES = tuple(probe for probe, spec in PROBES.items() if spec.server == "rs")
 # RS events that name the resource they came from (resource-matches-prm compares against it).
 KINDS_WITH_RESOURCE = ("prm-fetch", "challenge")
 
@@ -126,6 +127,11 @@ def ingest(lab: LabRuntime, batch: RSBatch) -> int:
 
 def probe_answer(lab: LabRuntime, batch: RSBatch) -> dict[str, Any]:
     """Database work of a report (run in a worker thread): the probes the RS consumed, and the
-    RS-side probe state it must apply now."""
+    RS-side probe state it must apply now. While the lab's probe snapshot (runtime.ProbeSnapshot,
+    reread at least once a second and at once when this process fires one) holds no RS probe,
+    the answer needs no query: an RS reports two or three times a second, busy or not, and
+    those queries were most of the lab's cost to an AS serving a lightly loaded RS."""
     mark_consumed(lab.engine, batch.consumed_probes)
+    if not batch.consumed_probes and not lab.probes.any_active(RS_PROBES):
+        return {"invalid_token": [], "challenge_scope": None}
     return rs_probe_state(lab)

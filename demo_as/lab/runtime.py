@@ -223,6 +223,11 @@ class ProbeSnapshot:
         self._refresh_if_due()
         return any(probe in kinds and target in (None, client_id) for probe, target in self.active)
 
+    def any_active(self, kinds: tuple[str, ...]) -> bool:
+        """Whether a probe of ``kinds`` is active for any client (or all)."""
+        self._refresh_if_due()
+        return any(probe in kinds for probe, _target in self.active)
+
     def _refresh_if_due(self) -> None:
         due = time.monotonic() - self.checked_at > PROBE_CHECK or self.fired != FIRED[0]
         if not due or not self.lock.acquire(blocking=False):
