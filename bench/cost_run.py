@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cost_figures as c
+import lab_cost
 from loadgen import http_client
 from measurements import obtain_token
 from peer import PeerStack, peer_token_round_trip
@@ -222,6 +223,51 @@ async def sync_mode_figures(
     detail_sides(report, "SQLite synchronous", sides)
 
 
+LAB_FIGURES = {
+    "introspect": ("lab_introspect_cpu_ratio", "/introspect of a valid JWT, 8 callers"),
+    "introspect-rs": (
+        "lab_introspect_rs_cpu_ratio",
+        "whoami through an RS with --token-check introspect, 32 clients (the introspection, and "
+        "with the lab on the ingestion of the RS's events)",
+    ),
+    "refresh": ("lab_refresh_cpu_ratio", "refresh grant with rotation, 32 workers"),
+    "first-token": (
+        "lab_first_token_cpu_ratio",
+        "new client's first token (DCR + /authorize auto-approve + code exchange), 4 at a time",
+    ),
+}
+
+
+async def lab_cost_figures(report: Report, workdir: Path, sizes: c.CostSizes) -> None:
+    """What the lab costs the AS (bench/lab_cost.py): AS CPU per request with the lab on ÷ off,
+    two ASes of this build (each with its own introspecting RS), alternating rounds."""
+    stacks = [lab_cost.start_lab_stack(workdir, lab=True), lab_cost.start_lab_stack(workdir, False)]
+    servers = [server for stack in stacks for server in (stack.auth, stack.rs)]
+    try:
+        wait_ready(servers)
+        results = await lab_cost.compare(
+            stacks, list(LAB_FIGURES), sizes.round_seconds, sizes.rounds
+        )
+    finally:
+        for server in reversed(servers):
+            server.stop()
+    for comparison, sides in results.items():
+        check_errors(report, sides)
+        name, what = LAB_FIGURES[comparison]
+        report.add(
+            Figure(
+                name,
+                lab_cost.cpu_ratio(sides),
+                "×",
+                f"AS CPU per {what}: lab on ÷ --no-lab (same build, alternating rounds)",
+                2,
+                goal="≤ 1.20",
+                check=lambda value: value <= 1.20,
+            )
+        )
+        detail_sides(report, f"lab cost, {comparison}", sides)
+
+
 async def measure_costs(
     report: Report,
     *,
@@ -250,6 +296,9 @@ async def measure_costs(
     )
     await session_figures(report, rs_jwt, token, sizes)
     if not report.quick:
+        # Full runs only (four more servers and 32 refresh chains each: half a minute the CI
+        # smoke run does not have).
+        await lab_cost_figures(report, workdir, sizes)
         # Full runs only: a refresh that times out on a loaded machine (FULL waits for the disk
         # on every commit) is rotated by the AS all the same, so that worker's next refresh
         # presents the old token and is refused as reuse; the smoke run must not fail on that.

@@ -201,7 +201,7 @@ def token_request(
     presented = refresh_token
     status = None
     if grant_type == "refresh_token" and presented:
-        status = refresh_token_status(store, presented)
+        status = refresh_token_status(store, presented, keep=request.state)
     request.state.lab_client_id = client.client_id
     request.state.lab_token = {
         "grant_type": grant_type,
@@ -213,11 +213,17 @@ def token_request(
     }
 
 
-def refresh_token_status(store: Any, token: str) -> str:
+def refresh_token_status(store: Any, token: str, keep: Any = None) -> str:
     """Which generation a presented refresh token is: ``active``, ``rotated``, ``revoked`` (its
-    grant was revoked) or ``unknown``."""
+    grant was revoked) or ``unknown``.
+
+    ``keep`` (the request's state) holds on to the rows read: the session's identity map refers
+    to its objects weakly, so rows dropped here would be read again by the route's own lookup
+    of the same token and grant (two more SELECTs per refresh)."""
     row = store.find_refresh_token(token)
     grant = store.grant(row.grant_id) if row else None
+    if keep is not None:
+        keep.lab_refresh_rows = (row, grant)
     if row is None:
         return "unknown"
     if grant is not None and grant.revoked_at is not None:

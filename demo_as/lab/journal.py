@@ -2,10 +2,11 @@
 
 Retention (the journal is grown by unauthenticated callers, so it is bounded): after every batch
 and every ``PRUNE_EVERY``-th single write, every event older than ``max_age_seconds`` is deleted;
-once ``PRUNE_EVERY`` events were written since the last count pass (a batch of that many prunes
-in its own transaction), the oldest events beyond ``max_events`` are deleted (so at most
-``max_events + PRUNE_EVERY`` are kept). Both deletes use indexed columns; finding the count
-boundary steps over ``max_events`` rows (4-5 ms at 20,000), which is why it is not done on every
+once ``JournalLimits.count_every`` events were written since the last count pass (a batch of
+that many prunes in its own transaction), the oldest events beyond ``max_events`` are deleted
+(so at most ``max_events + count_every`` are kept: 2 % more). Both deletes use indexed columns;
+finding the count boundary steps over ``max_events`` rows (2-5 ms at 20,000), which is why it
+runs once per ``count_every`` events (every 400 at 20,000: about 10 µs per event), not per
 batch.
 
 Attribution of unattributed events (a request to the RS without a token, an AS metadata fetch):
@@ -24,11 +25,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.engine import Connection, Engine
 
 from demo_as.db import session
 from demo_as.lab.models import CLIENT_ID_LENGTH, LabEvent
+
+EVENTS = LabEvent.__table__  # Core: the journal writes plain rows (write_events says why)
 
 INFERENCE_WINDOW = 30.0
 PRUNE_EVERY = 20  # single writes between two age passes; events between two count passes
@@ -47,21 +50,18 @@ class RetentionDue:
         self.events = 0
         self.lock = threading.Lock()
 
-    def after(self, events: int) -> tuple[bool, bool]:
+    def after(self, events: int, limits: JournalLimits) -> tuple[bool, bool]:
         """(age pass due, count pass due) after a write of ``events``; due counts restart."""
         with self.lock:
             self.writes += 1
             self.events += events
             by_age = events > 1 or self.writes >= PRUNE_EVERY
-            by_count = self.events >= PRUNE_EVERY
+            by_count = self.events >= limits.count_every
             if by_age:
                 self.writes = 0
             if by_count:
                 self.events = 0
             return by_age, by_count
-
-
-_retention = RetentionDue()
 
 
 def fingerprint(secret: str) -> str:
@@ -74,6 +74,14 @@ def fingerprint(secret: str) -> str:
 class JournalLimits:
     max_events: int
     max_age_seconds: int
+
+    @property
+    def count_every(self) -> int:
+        """Events written between two count passes (what the journal may exceed max_events by)."""
+        return max(PRUNE_EVERY, self.max_events // 50)
+
+
+_retention = RetentionDue()
 
 
 @dataclass
@@ -91,28 +99,73 @@ class NewEvent:
     graded: bool = False  # may change a verdict: the grader looks at the client afterwards
 
 
+# Kinds whose identical repeats within one batch of the writer are stored as one event.
+MERGED_KINDS = ("introspection",)
+
+
+def merge_repeats(events: list[NewEvent]) -> list[NewEvent]:
+    """Identical introspections of one token in one batch (an RS checking the same token for
+    each of its requests) as one event: ``detail.repeats`` (N ≥ 2), ``detail.last_at``, summary
+    suffixed ``(×N)``, as the RS merges its identical successful requests. Only back-to-back
+    repeats of a client merge: any other step of that client in between ends the run, so the
+    timeline keeps the order of what happened. Without this the AS's own introspection steps
+    would be most of the journal under introspection traffic (one per RS request), pushing
+    every client's other steps out of the retention bound."""
+    merged: list[NewEvent] = []
+    latest: dict[str | None, int] = {}  # client (else token) -> index of its latest event
+    for event in events:
+        who = event.client_id or event.token_fingerprint
+        held = latest.get(who)
+        if held is not None and same_repeat(merged[held], event):
+            first = merged[held]
+            first.detail = {
+                **first.detail,
+                "repeats": first.detail.get("repeats", 1) + 1,
+                "last_at": event.at,
+            }
+            continue
+        latest[who] = len(merged)
+        merged.append(event)
+    for event in merged:
+        if "repeats" in event.detail and event.kind in MERGED_KINDS:
+            event.summary = f"{event.summary} (×{event.detail['repeats']})"
+    return merged
+
+
+def same_repeat(first: NewEvent, event: NewEvent) -> bool:
+    keys = ("server", "kind", "client_id", "attribution", "token_fingerprint")
+    return (
+        event.kind in MERGED_KINDS
+        and all(getattr(first, key) == getattr(event, key) for key in keys)
+        and {k: v for k, v in first.detail.items() if k not in ("repeats", "last_at")}
+        == event.detail
+    )
+
+
 def write_events(engine: Engine, limits: JournalLimits | None, events: list[NewEvent]) -> int:
     """Store ``events`` in one transaction, attribute by inference, apply retention (unless
     ``limits`` is None: the next write applies it); returns how many were stored.
 
-    One multi-row INSERT of plain rows (SQLAlchemy's bulk insert), not one ORM object per event:
-    a busy RS reports hundreds of events a second, and building model instances cost the AS
-    more than everything else it did for them."""
+    One multi-row INSERT of plain rows through SQLAlchemy Core, not one ORM object per event
+    (nor the ORM's bulk insert, which still builds a command per row): a busy RS reports
+    hundreds of events a second, and the ORM cost the AS more than everything else it did for
+    them."""
     if not events:
         return 0
     rows = [row_of(e) for e in events]
-    with session(engine) as db:
+    with engine.begin() as db:
         shown = [r for r in rows if r["client_id"] is not None and r["kind"] in SHOWS_CLIENT_KINDS]
         for row in rows:
             if row["client_id"] is None and row["kind"] in INFERABLE_KINDS:
                 infer_from_later(db, row, shown)
-        db.execute(insert(LabEvent), rows)
-        for row in rows:
-            if row["client_id"] is not None and row["kind"] in SHOWS_CLIENT_KINDS:
+        db.execute(EVENTS.insert(), rows)
+        if shown and unattributed_between(
+            db, min(r["at"] for r in shown), max(r["at"] for r in shown)
+        ):
+            for row in shown:
                 attribute_earlier(db, row)
         if limits is not None:
-            prune(db, limits, *_retention.after(len(rows)))
-        db.commit()
+            prune(db, limits, *_retention.after(len(rows), limits))
     return len(rows)
 
 
@@ -130,22 +183,38 @@ def row_of(event: NewEvent) -> dict[str, Any]:
     }
 
 
-def infer_from_later(db: Any, row: dict[str, Any], batch: list[dict[str, Any]]) -> None:
+# The statements run for many batches, built once (building the expression per call cost more
+# than running it); the bound values are given at each call.
+LATER_SHOWN = (
+    select(EVENTS.c.at, EVENTS.c.client_id)
+    .where(
+        EVENTS.c.kind.in_(SHOWS_CLIENT_KINDS),
+        EVENTS.c.client_id.is_not(None),
+        EVENTS.c.at >= bindparam("low"),
+        EVENTS.c.at <= bindparam("high"),
+    )
+    .order_by(EVENTS.c.at, EVENTS.c.id)
+    .limit(1)
+)
+UNATTRIBUTED = EVENTS.c.client_id.is_(None) & EVENTS.c.kind.in_(INFERABLE_KINDS)
+ANY_UNATTRIBUTED = (
+    select(EVENTS.c.id)
+    .where(UNATTRIBUTED, EVENTS.c.at >= bindparam("low"), EVENTS.c.at <= bindparam("high"))
+    .limit(1)
+)
+ATTRIBUTE = (
+    update(EVENTS)
+    .where(UNATTRIBUTED, EVENTS.c.at >= bindparam("low"), EVENTS.c.at <= bindparam("high"))
+    .values(client_id=bindparam("shown_client"), attribution="inferred")
+)
+
+
+def infer_from_later(db: Connection, row: dict[str, Any], batch: list[dict[str, Any]]) -> None:
     """An unattributed event arriving after the client showed itself (RS batches lag): the
     first client to show itself within ``INFERENCE_WINDOW`` after it, whether stored already or
     in the same batch (``batch``: that batch's rows of ``SHOWS_CLIENT_KINDS``)."""
     window = (row["at"], row["at"] + INFERENCE_WINDOW)
-    stored = db.exec(
-        select(LabEvent.at, LabEvent.client_id)
-        .where(
-            LabEvent.kind.in_(SHOWS_CLIENT_KINDS),
-            LabEvent.client_id.is_not(None),
-            LabEvent.at >= window[0],
-            LabEvent.at <= window[1],
-        )
-        .order_by(LabEvent.at, LabEvent.id)
-        .limit(1)
-    ).first()
+    stored = db.execute(LATER_SHOWN, {"low": window[0], "high": window[1]}).first()
     candidates = [(r["at"], r["client_id"]) for r in batch if window[0] <= r["at"] <= window[1]]
     if stored is not None:
         candidates.append((stored[0], stored[1]))
@@ -154,34 +223,32 @@ def infer_from_later(db: Any, row: dict[str, Any], batch: list[dict[str, Any]]) 
         row["attribution"] = "inferred"
 
 
-def attribute_earlier(db: Any, row: dict[str, Any]) -> None:
-    """A client showed itself: it owns the unattributed steps of the window before. (The
-    session holds no ``LabEvent`` objects, the rows are inserted as plain rows: nothing to
-    synchronise, and the ORM's evaluation of the criteria cost more than the UPDATE.)"""
-    db.exec(
-        update(LabEvent)
-        .where(
-            LabEvent.client_id.is_(None),
-            LabEvent.kind.in_(INFERABLE_KINDS),
-            LabEvent.at >= row["at"] - INFERENCE_WINDOW,
-            LabEvent.at <= row["at"],
-        )
-        .values(client_id=row["client_id"], attribution="inferred")
-        .execution_options(synchronize_session=False)
-    )
+def unattributed_between(db: Connection, first: float, last: float) -> bool:
+    """Whether a stored unattributed step lies in the windows before clients shown at ``first``
+    to ``last`` (one query per batch instead of an UPDATE per client shown: usually none)."""
+    window = {"low": first - INFERENCE_WINDOW, "high": last}
+    return db.execute(ANY_UNATTRIBUTED, window).first() is not None
 
 
-def prune(db: Any, limits: JournalLimits, by_age: bool = True, by_count: bool = True) -> None:
+def attribute_earlier(db: Connection, row: dict[str, Any]) -> None:
+    """A client showed itself: it owns the unattributed steps of the window before."""
+    window = {"low": row["at"] - INFERENCE_WINDOW, "high": row["at"]}
+    db.execute(ATTRIBUTE, {**window, "shown_client": row["client_id"]})
+
+
+def prune(
+    db: Connection, limits: JournalLimits, by_age: bool = True, by_count: bool = True
+) -> None:
     """Retention by age and by count (ids grow with insertion)."""
     if by_age:
-        db.exec(delete(LabEvent).where(LabEvent.at < time.time() - limits.max_age_seconds))
+        db.execute(delete(EVENTS).where(EVENTS.c.at < time.time() - limits.max_age_seconds))
     if not by_count:
         return
-    boundary = db.exec(
-        select(LabEvent.id).order_by(LabEvent.id.desc()).offset(limits.max_events).limit(1)
+    boundary = db.execute(
+        select(EVENTS.c.id).order_by(EVENTS.c.id.desc()).offset(limits.max_events).limit(1)
     ).first()
     if boundary is not None:
-        db.exec(delete(LabEvent).where(LabEvent.id <= boundary[0]))
+        db.execute(delete(EVENTS).where(EVENTS.c.id <= boundary[0]))
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -197,6 +264,21 @@ def client_rows(engine: Engine, client_id: str, after_id: int | None = None) -> 
         query = query.where(table.c.id > after_id)
     with engine.connect() as connection:
         return list(connection.execute(query.order_by(table.c.at, table.c.id)).all())
+
+
+def rows_by_client(engine: Engine, client_ids: list[str]) -> dict[str, list[Any]]:
+    """The events of several clients at once (as ``client_rows``, one query), by client."""
+    table = LabEvent.__table__
+    query = (
+        select(*table.columns)
+        .where(table.c.client_id.in_(client_ids))
+        .order_by(table.c.client_id, table.c.at, table.c.id)
+    )
+    found: dict[str, list[Any]] = {client_id: [] for client_id in client_ids}
+    with engine.connect() as connection:
+        for row in connection.execute(query):
+            found[row.client_id].append(row)
+    return found
 
 
 def client_ids_seen(engine: Engine) -> list[tuple[str, tuple[int, int]]]:

@@ -98,6 +98,7 @@ def test_markdown_report_names_each_rule_and_the_evidence_of_failures(lab):
     form["refresh_token"] = tokens["refresh_token"]
     lab.http.post("/token", data=form)
     lab.http.post("/token", data=form)  # the rotated token again
+    lab.app.state.lab.writer.flush()  # the journal is written off the request path
     text = views.report_markdown(lab.app.state.engine, cid)
     assert text.startswith("# MCP authorization report card: battery client\n")
     assert "| ❌ fail | `refresh-rotation-followed` |" in text

@@ -11,6 +11,7 @@ from harness.oauth_flow import (
     AuthorizationRequest,
     authorize,
     code_from,
+    introspect,
     issue_tokens,
     redeem,
     refresh,
@@ -20,7 +21,7 @@ from lab.conftest import RESOURCE
 from sqlalchemy import func, select
 
 from demo_as.db import session
-from demo_as.lab.journal import fingerprint
+from demo_as.lab.journal import NewEvent, fingerprint, merge_repeats
 from demo_as.lab.models import LabEvent
 
 
@@ -198,3 +199,49 @@ def test_a_quiet_client_is_graded_once_not_on_every_poll(lab):
     register(lab.http, lab.url)  # another client: registers-once compares twins
     lab.app.state.lab.writer.flush()
     assert views.graded(engine, cid) is not after_refresh
+
+
+def test_repeated_introspections_are_one_event_with_a_count(start_lab):
+    """An RS introspecting one token for each of its requests: identical introspections in one
+    batch of the journal are one event with ``repeats``; their count is never lost."""
+    secret = "introspection-secret-for-the-lab-test-0123"
+    lab = start_lab(introspection_secret=secret)
+    client, _request, tokens = issue_tokens(lab.http, lab.url, RESOURCE)
+    for _ in range(6):
+        assert introspect(lab.url, tokens["access_token"], secret)["active"] is True
+    introspections = [
+        e for e in events_of(lab, client["client_id"]) if e["kind"] == "introspection"
+    ]
+    assert sum(e["detail"].get("repeats", 1) for e in introspections) == 6
+    for event in introspections:
+        if "repeats" in event["detail"]:
+            assert event["summary"].endswith(f"(×{event['detail']['repeats']})")
+            assert event["detail"]["last_at"] >= time.time() - 60
+
+
+def test_only_back_to_back_identical_introspections_merge():
+    def introspection(client_id: str, token: str, active: bool = True) -> NewEvent:
+        detail = {"active": active, "scope": "notes:read"}
+        return NewEvent(
+            "as", "introspection", f"introspection of {token}", detail, client_id, "token", token
+        )
+
+    refresh_step = NewEvent("as", "refresh", "refresh", {}, "client-a", "request")
+    merged = merge_repeats(
+        [
+            introspection("client-a", "sha256:a1"),
+            introspection("client-b", "sha256:b1"),  # another client: no break for client-a
+            introspection("client-a", "sha256:a1"),
+            refresh_step,  # client-a did something else: the run ends
+            introspection("client-a", "sha256:a1"),
+            introspection("client-a", "sha256:a1", active=False),
+        ]
+    )
+    assert [(e.client_id, e.kind, e.detail.get("repeats")) for e in merged] == [
+        ("client-a", "introspection", 2),
+        ("client-b", "introspection", None),
+        ("client-a", "refresh", None),
+        ("client-a", "introspection", None),
+        ("client-a", "introspection", None),
+    ]
+    assert merged[0].summary == "introspection of sha256:a1 (×2)"

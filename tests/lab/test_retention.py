@@ -27,6 +27,7 @@ def rs_events(count: int, at: float | None = None, client_id: str = "client-x") 
 
 
 def stored(lab) -> list[LabEvent]:
+    lab.app.state.lab.writer.flush()  # the journal is written off the request path
     with session(lab.app.state.engine) as db:
         return list(db.exec(select(LabEvent).order_by(LabEvent.id)).scalars())
 

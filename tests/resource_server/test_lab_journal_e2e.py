@@ -155,8 +155,13 @@ def test_the_invalid_token_probe_refuses_one_good_request_then_is_consumed(
     again = stateless_call(http, stack, token, "whoami", {})
     assert again.status_code == 200, again.text
     assert wait_for(lambda: get_probe(stack.engine, probe.id).consumed_at is not None)
-    applied = [e for e in rs_events(stack, client_id=client_id) if e["kind"] == "probe-applied"]
-    assert [e["detail"] for e in applied] == [{"probe_id": probe.id, "probe": "rs-invalid-token"}]
+
+    def applied() -> list[dict[str, Any]]:  # the journal writes its batch a moment later
+        return [e for e in rs_events(stack, client_id=client_id) if e["kind"] == "probe-applied"]
+
+    assert [e["detail"] for e in wait_for(applied)] == [
+        {"probe_id": probe.id, "probe": "rs-invalid-token"}
+    ]
 
 
 def test_the_challenge_mode_switches_live_and_back(stack: Stack, http) -> None:
@@ -178,11 +183,13 @@ def test_the_challenge_mode_switches_live_and_back(stack: Stack, http) -> None:
             {"now": time.time(), "id": probe.id},
         )
     assert wait_for(lambda: challenged_scope() == "notes:write")
-    applied = [
-        e["detail"]
-        for e in rs_events(stack, client_id=client["client_id"])
-        if e["kind"] == "probe-applied"
-    ]
+    applied = wait_for(
+        lambda: [
+            e["detail"]
+            for e in rs_events(stack, client_id=client["client_id"])
+            if e["kind"] == "probe-applied"
+        ]
+    )
     assert applied and {a["probe"] for a in applied} == {"rs-challenge-cumulative"}
 
 
