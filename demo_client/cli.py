@@ -29,7 +29,8 @@ ServerUrl = Annotated[
         "--server-url",
         envvar=s.env("server_url"),
         help="MCP endpoint of running servers (e.g. docker compose). Without it the story "
-        "starts demo_as and scoped_tools_server in-process on free loopback ports.",
+        "starts demo_as (in a child process) and scoped_tools_server (in its own) on free "
+        "loopback ports.",
     ),
 ]
 MaxRetries = Annotated[
@@ -168,7 +169,12 @@ def story(
                     server_url=stack.server_url,
                 )
 
-            with embedded_stack(on_bound=announce) as stack:
+            def import_the_story() -> None:
+                import anyio  # noqa: F401
+
+                import demo_client.story  # noqa: F401
+
+            with embedded_stack(on_bound=announce, while_starting=import_the_story) as stack:
                 ok = run(stack.server_url)
     except Exception as exc:  # a crash is a failed self-check, said loudly
         from rich.console import Console
