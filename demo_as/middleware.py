@@ -41,11 +41,20 @@ def too_large_body(limit: int) -> bytes:
     )
 
 
+# How much of a refused body is read and thrown away before the 413 is sent (see BodySizeLimit).
+DRAIN_LIMIT_BYTES = 1024 * 1024
+
+
 class BodySizeLimit:
     """Refuse bodies over ``limit`` bytes with 413 in the OAuth error format.
 
     Checks ``Content-Length`` up front and counts streamed chunks too (chunked uploads have no
     length), so a huge body is never buffered by the form or JSON parsers.
+
+    Before answering, the rest of the body is read and discarded (``drain``, at most
+    ``DRAIN_LIMIT_BYTES``): closing a connection whose request was not read makes the kernel
+    reset it (RFC 9112 §9.6), and a client still sending then sees "connection reset" instead of
+    the 413 that says what was wrong. A body larger than that is cut off.
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -59,6 +68,7 @@ class BodySizeLimit:
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 if not value.isdigit() or int(value) > self.limit:
+                    await drain(receive, DRAIN_LIMIT_BYTES)
                     await self.refuse(send)
                     return
         received = 0
@@ -83,6 +93,7 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
+                await drain(receive, DRAIN_LIMIT_BYTES)
                 await self.refuse(send)
 
     async def refuse(self, send: Send) -> None:
@@ -101,6 +112,18 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+async def drain(receive: Receive, limit: int) -> None:
+    """Read and discard the request body until it ends, the client leaves, or ``limit`` bytes."""
+    drained = 0
+    while drained <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        drained += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 class SecurityHeaders:
