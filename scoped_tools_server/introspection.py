@@ -50,6 +50,11 @@ logger = logging.getLogger(__name__)
 TOKEN_REFUSED_STATUSES = frozenset({400, 413, 422})
 """The AS read the request and refused what it carries: the only variable part is the token."""
 
+RETRIED_ONCE = (httpx2.ReadError, httpx2.WriteError, httpx2.RemoteProtocolError)
+"""A pooled keep-alive connection the AS closed just as a request went out (its idle timeout):
+the request never got an answer. Introspection is a read (RFC 7662 §2.1: it only asks about
+the token), so it is sent again once on a new connection; a second failure is an outage."""
+
 
 def require_active(response: dict[str, Any]) -> None:
     """RFC 7662 §2.2: ``active`` is REQUIRED; anything but ``true`` means the token is unusable
@@ -147,14 +152,11 @@ class IntrospectionTokenVerifier:
                 self.endpoint = await discover_endpoint(
                     self._client, self.as_base_url, self.issuer, "introspection_endpoint"
                 )
-            response = await self._client.post(
-                self.endpoint,
-                data={"token": token, "token_type_hint": "access_token"},
-                headers={
-                    "Authorization": f"Bearer {self._secret}",
-                    "Accept": "application/json",
-                },
-            )
+            try:
+                response = await self._post(token)
+            except RETRIED_ONCE as exc:
+                logger.info("token introspection: %s on a pooled connection; sent again", exc)
+                response = await self._post(token)
             check_introspection_status(response.status_code)
             body = response.json()
         except (httpx2.HTTPError, ValueError) as exc:
@@ -163,3 +165,11 @@ class IntrospectionTokenVerifier:
         if not isinstance(body, dict):
             raise AuthServerUnavailable("the introspection response is not a JSON object")
         return body
+
+    async def _post(self, token: str) -> httpx2.Response:
+        assert self._client is not None and self.endpoint is not None
+        return await self._client.post(
+            self.endpoint,
+            data={"token": token, "token_type_hint": "access_token"},
+            headers={"Authorization": f"Bearer {self._secret}", "Accept": "application/json"},
+        )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 
 import anyio
@@ -379,3 +381,55 @@ def test_concurrent_checks_of_one_token_share_a_call_that_started_after_each_arr
     assert sorted(outcomes) == ["accepted"] * 5 + ["refused"] * 5
     assert len(fake_as.introspection_requests) == 2
     assert len(verifier._shared) == 0  # nothing kept once nobody waits
+
+
+def test_an_introspection_cut_off_by_a_closing_keep_alive_connection_is_sent_again_once() -> None:
+    """introspection.RETRIED_ONCE: an AS closing a pooled connection just as the request went
+    out (its keep-alive timeout) is not an outage; the RS sends the request again, once, on a
+    new connection. The AS here is a raw loopback server that does exactly that once."""
+    posts: list[bytes] = []
+    issuer = ""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            length = re.search(rb"(?i)content-length: *(\d+)", head)
+            await reader.readexactly(int(length.group(1)) if length else 0)
+            if head.startswith(b"GET "):
+                reply: dict[str, object] = {
+                    "issuer": issuer,
+                    "introspection_endpoint": f"{issuer}/introspect",
+                }
+            else:
+                posts.append(head)
+                if len(posts) == 1:
+                    break  # closed with the request read and no answer sent
+                reply = {"active": True, "sub": "alice", "client_id": "c1", "aud": RESOURCE,
+                         "iss": issuer, "exp": int(time.time()) + 300}  # fmt: skip
+            body = json.dumps(reply).encode()
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
+                % len(body)
+                + body
+            )
+            await writer.drain()
+        writer.close()
+
+    async def run() -> VerifiedToken:
+        nonlocal issuer
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        issuer = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        verifier = IntrospectionTokenVerifier(
+            issuer=issuer, as_base_url=issuer, secret=INTROSPECTION_SECRET, resource_url=RESOURCE
+        )
+        try:
+            return await verifier.verify("a-token")
+        finally:
+            await verifier.aclose()
+            server.close()
+
+    assert anyio.run(run).client_id == "c1"
+    assert len(posts) == 2
