@@ -47,7 +47,7 @@ class _Flight:
     current: asyncio.Future[Answer] = field(default_factory=_new_future)
     sent: bool = False  # the current call has been sent: later arrivals wait for the next
     following: asyncio.Future[Answer] | None = None
-    driver: asyncio.Task[None] | None = None
+    driver: asyncio.Task[None] | None = None  # held: the loop keeps only weak task references
 
 
 class SharedIntrospections:

@@ -106,7 +106,10 @@ class LabReporter:
         """Queue ``event``, or count it dropped when the queue is full. It ends the open runs
         of its token (``lab_runs``: what a token did stays in order)."""
         self._runs.close_token(event.get("token_fingerprint"))
-        return self._queue(event)
+        if not self._has_room():
+            return False
+        self._pending.append(event)
+        return True
 
     def record_request(self, exchange: Exchange, status: int) -> None:
         """An MCP request answered ``status``: a new event, or one more repeat of an open run."""
@@ -139,15 +142,10 @@ class LabReporter:
         self._pending_result_bytes += len(body)
 
     def _has_room(self) -> bool:
+        """Whether one more item fits the queue; a full queue counts what it refuses."""
         if len(self._pending) >= self.max_queued:
             self.dropped += 1
             return False
-        return True
-
-    def _queue(self, item: Event | DeferredToolResult | Run) -> bool:
-        if not self._has_room():
-            return False
-        self._pending.append(item)
         return True
 
     # -- the task ----------------------------------------------------------------------------

@@ -81,10 +81,9 @@ class Run:
     stands for. The reporter queues the ``Run`` itself, so a repeat only increments it."""
 
     item: Any
-    at: float
+    last_at: float
     body: int | None = None  # hash of a tool result's body without its id: a repeat matches it
     repeats: int = 1
-    last_at: float = 0.0
 
 
 @dataclass
@@ -106,7 +105,7 @@ class OpenRuns:
     def open(self, key: RunKey, item: Any, at: float, body: int | None = None) -> Run:
         """A run for ``item``, about to be queued: later repeats of ``key`` count on it (a tool
         result with another body replaces the run that later ones are compared with)."""
-        run = Run(item=item, at=at, body=body, last_at=at)
+        run = Run(item=item, last_at=at, body=body)
         if key not in self.by_key:
             self.by_token.setdefault(key[1], []).append(key)
         self.by_key[key] = run
