@@ -176,15 +176,18 @@ class LabReporter:
             await self.flush(client)
 
     async def flush(self, client: httpx2.AsyncClient) -> None:
-        """POST everything queued, in reports of at most ``max_batch`` events and
-        ``max_batch_bytes`` of JSON (at least one request)."""
+        """POST what was queued when the flush began, in reports of at most ``max_batch``
+        events and ``max_batch_bytes`` of JSON (at least one request). What arrives during the
+        POSTs waits for the next tick: sent at once, each batch of a slow AS would carry only
+        the requests of one round trip, and no run of repeats could grow (``lab_runs``)."""
         secret = self._current_secret()
         if secret is None:
             return
-        first = True
-        while first or self._pending:
-            first = False
-            if not await self._post(client, secret, self._take_batch()):
+        owed = max(1, len(self._pending))
+        while owed > 0:
+            batch = self._take_batch()
+            owed -= max(1, len(batch))
+            if not await self._post(client, secret, batch):
                 return
 
     def _take_batch(self) -> list[str]:

@@ -351,3 +351,29 @@ def test_a_run_needs_the_same_token_the_same_answer_and_the_same_report(
 def test_results_are_compared_without_their_request_id(body: bytes, same_as_id_7: bool) -> None:
     reference = without_request_id(b'{"jsonrpc":"2.0","id":7,"result":{"x":1}}')
     assert (without_request_id(body) == reference) is same_as_id_7
+
+
+def test_what_arrives_during_a_slow_report_waits_and_its_repeats_stay_one_event(
+    lab_double: tuple[LabDouble, str], tmp_path: Path
+) -> None:
+    """A flush sends what was queued when it began; calls made while its POST waits on a slow
+    AS go in the next report, merged, instead of one report per round trip."""
+    double, base_url = lab_double
+    double.delay = 0.3
+    lab = reporter(base_url, tmp_path)
+    call = Exchange("POST", method="tools/call", tool="whoami", client_id="c1")
+    call.token_fingerprint = "sha256:00000000000000aa"
+    lab.record(numbered(0))
+
+    async def run() -> None:
+        async with httpx2.AsyncClient(timeout=5) as client, anyio.create_task_group() as tasks:
+            tasks.start_soon(lab.flush, client)
+            for _ in range(3):
+                await anyio.sleep(0.05)
+                lab.record_request(call, 200)  # while the first report is on its way
+        assert len(double.reports) == 1
+        await flushed(lab)
+
+    anyio.run(run)
+    assert [len(r["events"]) for r in double.reports] == [1, 1]
+    assert double.reports[1]["events"][0]["detail"]["repeats"] == 3
