@@ -17,6 +17,9 @@ from demo_as.lab.steps import Step, Verdict
 
 MAX_LOGGED = 10000
 GRADE_CHUNK = 200  # clients read in one query by a grading pass
+# How long after a step the log lines grade it: the RS's report interval (0.5 s), its POST
+# and the journal writer's linger (runtime.JournalWriter.LINGER), with room to spare.
+SETTLE_SECONDS = 2.0
 
 
 def lab_of(request: Request) -> LabRuntime | None:
@@ -32,22 +35,46 @@ def record(request: Request, event: NewEvent) -> None:
     lab.writer.submit(event)
 
 
-def log_new_failures(lab: LabRuntime, client_ids: set[str]) -> None:
+def log_new_failures(lab: LabRuntime, client_ids: set[str]) -> dict[str, float]:
     """One readable AS log line per newly failed rule (no secrets: fingerprints only). Runs on
     the lab's grading thread (runtime.Grader), never on a request.
 
     Only the rules that can fail are graded (report.CAN_FAIL), from one query for up to
     ``GRADE_CHUNK`` clients: a pass costs a new client's first token well under a millisecond
     (it cost 6-7 ms through the pages' full grading: five queries per client, its Client row
-    and its twins). The pages and the API grade in full when they are read."""
+    and its twins). The pages and the API grade in full when they are read.
+
+    A log line cannot be taken back, so each client is graded as the journal stood
+    ``SETTLE_SECONDS`` ago (``settled_steps``); returns the clients with newer steps, each with
+    the time from which those can be graded too."""
     pending = sorted(client_ids)
+    later: dict[str, float] = {}
     for start in range(0, len(pending), GRADE_CHUNK):
         chunk = pending[start : start + GRADE_CHUNK]
         rows = rows_by_client(lab.engine, chunk)
-        context = Context(now=time.time())
+        settled = time.time() - SETTLE_SECONDS
+        context = Context(now=settled)
         for client_id in chunk:
-            steps = [step_of(row) for row in rows[client_id]]
+            steps, newest = settled_steps(rows[client_id], settled)
+            if newest is not None:
+                later[client_id] = newest + SETTLE_SECONDS
             note_failures(lab, client_id, grade(steps, context, CAN_FAIL))
+    return later
+
+
+def settled_steps(rows: list[Any], settled: float) -> tuple[list[Step], float | None]:
+    """The steps up to ``settled`` (wall time), and the time of the newest later one (None if
+    none is later).
+
+    Why: the RS reports its steps in batches (every half second, then through the journal
+    writer's linger), so a step the RS saw can reach the journal after the AS's own reaction
+    to it. Graded at once, a client that got a 401 in a new session and authorized again
+    looked as if it answered an earlier 403 without the scope that 403 named (a
+    ``step-up-union`` failure) until the 401 arrived. A step older than ``SETTLE_SECONDS`` has
+    all its predecessors in the journal."""
+    steps = [step_of(row) for row in rows if row.at <= settled]
+    later = [row.at for row in rows if row.at > settled]
+    return steps, max(later, default=None)
 
 
 def step_of(row: Any) -> Step:

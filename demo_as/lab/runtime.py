@@ -32,14 +32,20 @@ class Grader:
     Grading reads all of a client's events, so a busy client costs more each pass (25-50 µs of
     CPU per event: 0.05 s at 2,000 events). The thread therefore rests ``PAUSE`` seconds, or
     ``REST_FACTOR`` times as long as its last pass took, whichever is longer: grading takes at
-    most a tenth of a core, however busy the clients, and the requests keep the rest."""
+    most a tenth of a core, however busy the clients, and the requests keep the rest.
+
+    ``grade`` returns the clients it could not grade to the end yet (steps too recent to judge:
+    recorder.SETTLE_SECONDS says why), each with the wall-clock time from which it can: the
+    thread grades them again then (``deferred``), without a new event asking for it."""
 
     PAUSE = 0.2
     REST_FACTOR = 9.0
 
     def __init__(self) -> None:
-        self.grade: Callable[[set[str]], None] | None = None
+        self.grade: Callable[[set[str]], dict[str, float]] | None = None
         self.pending: set[str] = set()
+        self.deferred: dict[str, float] = {}  # client_id -> wall time it can be graded again
+        self.passing = False  # a pass is grading what it took from ``pending``
         self.wake = threading.Condition()
         self.thread: threading.Thread | None = None
         self.closed = threading.Event()
@@ -64,24 +70,46 @@ class Grader:
         with self.grading:
             pass
 
+    def idle(self) -> bool:
+        """No pass is running and nothing waits to be graded, now or later."""
+        with self.wake:
+            return not (self.pending or self.deferred or self.passing)
+
+    def wait_for_work(self) -> None:
+        """Until a client is pending (a deferred one counts from its time on) or close()."""
+        with self.wake:
+            while not self.closed.is_set():
+                now = time.time()
+                due = {c for c, at in self.deferred.items() if at <= now}
+                for client_id in due:
+                    del self.deferred[client_id]
+                self.pending |= due
+                if self.pending:
+                    return
+                soonest = min(self.deferred.values(), default=None)
+                self.wake.wait(None if soonest is None else soonest - now)
+
     def run(self) -> None:
         last_pass = 0.0
         while not self.closed.is_set():
-            with self.wake:
-                while not self.pending and not self.closed.is_set():
-                    self.wake.wait()
+            self.wait_for_work()
             self.closed.wait(max(self.PAUSE, self.REST_FACTOR * last_pass))
             with self.grading:
                 if self.closed.is_set():
                     return
                 with self.wake:
-                    batch, self.pending = self.pending, set()
+                    batch, self.pending, self.passing = self.pending, set(), True
                 started = time.thread_time()
+                later: dict[str, float] = {}
                 try:
                     if self.grade is not None:
-                        self.grade(batch)
+                        later = self.grade(batch)
                 except Exception:  # a grading bug must not stop later grading
                     logger.exception("lab: could not grade %d client(s)", len(batch))
+                with self.wake:
+                    for client_id, at in later.items():
+                        self.deferred[client_id] = max(at, self.deferred.get(client_id, at))
+                    self.passing = False
                 last_pass = time.thread_time() - started
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,16 @@ class LabServer:
     @property
     def secret(self) -> str:
         return self.app.state.lab.secret
+
+    def wait_graded(self, timeout: float = 15.0) -> None:
+        """Until what was journaled so far is graded for the log lines (runtime.Grader: its
+        passes wait for steps to settle, recorder.SETTLE_SECONDS)."""
+        lab = self.app.state.lab
+        lab.writer.flush()
+        deadline = time.monotonic() + timeout
+        while not lab.grader.idle():
+            assert time.monotonic() < deadline, "the lab's grader did not finish"
+            time.sleep(0.05)
 
     def report_rs(self, events: list[dict], **extra: Any) -> httpx2.Response:
         body = {"resource": RESOURCE, "dropped": 0, "consumed_probes": [], "events": events}

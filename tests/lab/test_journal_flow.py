@@ -120,17 +120,50 @@ def test_reuse_fails_rotation_and_logs_one_line(lab, caplog):
         found = caplog.records
         return [r.getMessage() for r in found if "refresh-rotation-followed" in r.getMessage()]
 
-    deadline = time.monotonic() + 10  # graded off the request path, on the lab's thread
-    while not lines() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)  # a second grading pass must not log it again
+    with caplog.at_level(logging.WARNING, logger="demo_as.lab"):
+        lab.wait_graded()  # off the request path, on the lab's thread, once the steps settled
     [line] = lines()
     assert cid in line
     assert tokens["refresh_token"] not in line
     with caplog.at_level(logging.WARNING, logger="demo_as.lab"):
         refresh(lab.http, lab.url, cid, tokens["refresh_token"], resource=RESOURCE)
-        time.sleep(1.0)  # graded again, with more evidence of the same failure: no new line
+        lab.wait_graded()  # graded again, with more evidence of the same failure: no new line
     assert len(lines()) == 1
+
+
+def rs_challenge(at: float, status: int, scope: str, token: str | None) -> dict:
+    """A challenge as the RS reports it (scoped_tools_server/lab_journal.py)."""
+    error = "insufficient_scope" if status == 403 else None
+    return {
+        "at": at,
+        "kind": "challenge",
+        "client_id": None,
+        "token_fingerprint": fingerprint(token) if token else None,
+        "summary": f"HTTP {status}",
+        "detail": {"status": status, "error": error, "scope": scope, "tool": "create_note"},
+    }
+
+
+def test_a_late_rs_step_does_not_make_a_false_log_line(lab, caplog):
+    """The story's rounds 6-7: a 403 the client does not act on (throw mode), then a new
+    session's 401 and a new authorization for the 401's scope. The RS reports the 401 after the
+    AS journaled the authorization; graded before it arrived, the authorization looked like the
+    403's step-up without the scope the 403 named. Log lines wait for the steps to settle."""
+    _client, request, tokens = issue_tokens(lab.http, lab.url, RESOURCE, scope="notes:read")
+    cid = request.client_id
+    ignored_403 = rs_challenge(time.time(), 403, "notes:write", tokens["access_token"])
+    assert lab.report_rs([ignored_403]).status_code == 200
+    new_session_401_at = time.time()
+    again = AuthorizationRequest(cid, request.redirect_uri, RESOURCE, "notes:read")
+    with caplog.at_level(logging.WARNING, logger="demo_as.lab"):
+        assert authorize(lab.http, lab.url, again).status_code in (302, 303)
+        time.sleep(1.0)  # the RS's batch arrives late: grading passes run meanwhile
+        assert lab.report_rs([rs_challenge(new_session_401_at, 401, "notes:read", None)])
+        lab.wait_graded()
+    assert [r.getMessage() for r in caplog.records if "step-up-union" in r.getMessage()] == []
+    statuses = [e["detail"].get("status") for e in events_of(lab, cid) if e["kind"] == "challenge"]
+    assert statuses == [403, 401]  # the 401 is the client's too (attributed by inference)
+    assert verdicts_of(lab, cid)["step-up-union"]["verdict"] == "unobserved"
 
 
 def test_refused_requests_are_journaled_and_graded(lab):
