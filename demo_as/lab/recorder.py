@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Request
 
 from demo_as.lab.grading import Context
-from demo_as.lab.journal import NewEvent, rows_by_client
+from demo_as.lab.journal import NewEvent
 from demo_as.lab.probes import take_probe
 from demo_as.lab.report import CAN_FAIL, grade, may_fail_a_rule
 from demo_as.lab.runtime import LabRuntime, logger
@@ -51,18 +51,18 @@ def log_new_failures(lab: LabRuntime, client_ids: set[str]) -> dict[str, float]:
     later: dict[str, float] = {}
     for start in range(0, len(pending), GRADE_CHUNK):
         chunk = pending[start : start + GRADE_CHUNK]
-        rows = rows_by_client(lab.engine, chunk)
+        steps_by_client = lab.steps_cache.steps_of(lab.engine, chunk)
         settled = time.time() - SETTLE_SECONDS
         context = Context(now=settled)
         for client_id in chunk:
-            steps, newest = settled_steps(rows[client_id], settled)
+            steps, newest = settled_steps(steps_by_client[client_id], settled)
             if newest is not None:
                 later[client_id] = newest + SETTLE_SECONDS
             note_failures(lab, client_id, grade(steps, context, CAN_FAIL))
     return later
 
 
-def settled_steps(rows: list[Any], settled: float) -> tuple[list[Step], float | None]:
+def settled_steps(steps: list[Step], settled: float) -> tuple[list[Step], float | None]:
     """The steps up to ``settled`` (wall time), and the time of the newest later one (None if
     none is later).
 
@@ -72,21 +72,9 @@ def settled_steps(rows: list[Any], settled: float) -> tuple[list[Step], float | 
     looked as if it answered an earlier 403 without the scope that 403 named (a
     ``step-up-union`` failure) until the 401 arrived. A step older than ``SETTLE_SECONDS`` has
     all its predecessors in the journal."""
-    steps = [step_of(row) for row in rows if row.at <= settled]
-    later = [row.at for row in rows if row.at > settled]
-    return steps, max(later, default=None)
-
-
-def step_of(row: Any) -> Step:
-    return Step(
-        int(row.id),
-        row.at,
-        row.server,
-        row.kind,
-        row.detail or {},
-        row.client_id,
-        row.token_fingerprint,
-    )
+    ready = [step for step in steps if step.at <= settled]
+    later = [step.at for step in steps if step.at > settled]
+    return ready, max(later, default=None)
 
 
 def note_failures(lab: LabRuntime, client_id: str, verdicts: list[Verdict]) -> None:

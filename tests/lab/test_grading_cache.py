@@ -1,0 +1,120 @@
+"""The grader's copy of each client's steps (demo_as/lab/grading_cache.py) on a real journal, on
+SQLite and PostgreSQL: after the first read only new rows are read, and every change new ids do
+not show (an older step attributed later, retention, a row committed out of id order) makes the
+client be read again, so the rules always see exactly what the journal holds."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import delete, insert
+
+from demo_as.db import create_db_engine
+from demo_as.lab.grading_cache import StepsCache
+from demo_as.lab.journal import (
+    EVENTS,
+    JournalLimits,
+    NewEvent,
+    attribute_earlier,
+    client_rows,
+    prune,
+    write_events,
+)
+
+
+@pytest.fixture
+def engine(database_url: str):
+    engine = create_db_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def event(client_id: str | None, n: int, at: float | None = None, kind: str = "mcp-request"):
+    detail = {"status": 200, "token_in": "header", "n": n}
+    return NewEvent("rs", kind, f"call {n}", detail, client_id=client_id, at=at or time.time())
+
+
+def journal_ids(engine, client_id: str) -> list[int]:
+    """What the pages read (journal.client_rows): the order the rules must see."""
+    return [int(row.id) for row in client_rows(engine, client_id)]
+
+
+def cached_ids(cache: StepsCache, engine, client_id: str) -> list[int]:
+    return [step.id for step in cache.steps_of(engine, [client_id])[client_id]]
+
+
+def test_only_new_rows_are_read_after_the_first_pass(engine):
+    cache = StepsCache()
+    write_events(engine, None, [event("a", i) for i in range(5)] + [event("b", 0)])
+    assert cached_ids(cache, engine, "a") == journal_ids(engine, "a")
+    write_events(engine, None, [event("a", 5), event("b", 1), event("a", 6)])
+    steps = cache.steps_of(engine, ["a", "b"])
+    assert [s.id for s in steps["a"]] == journal_ids(engine, "a")
+    assert [s.get("n") for s in steps["a"]] == [0, 1, 2, 3, 4, 5, 6]
+    assert [s.id for s in steps["b"]] == journal_ids(engine, "b")
+    assert cache.full_reads == 2  # "a" once at first, "b" once when first graded
+    write_events(engine, None, [event("a", 7)])
+    assert cached_ids(cache, engine, "a") == journal_ids(engine, "a")
+    assert cache.full_reads == 2
+
+
+def test_a_late_rs_step_takes_its_place_in_time(engine):
+    cache = StepsCache()
+    now = time.time()
+    write_events(engine, None, [event("a", 0, at=now), event("a", 2, at=now + 2)])
+    cached_ids(cache, engine, "a")
+    write_events(engine, None, [event("a", 1, at=now + 1)])  # reported after a later step
+    steps = cache.steps_of(engine, ["a"])["a"]
+    assert [s.get("n") for s in steps] == [0, 1, 2]
+    assert [s.id for s in steps] == journal_ids(engine, "a")
+
+
+def test_an_older_step_attributed_later_is_seen(engine):
+    cache = StepsCache()
+    now = time.time()
+    unattributed = event(None, 0, at=now - 1, kind="challenge")
+    unattributed.detail = {"status": 401, "error": None}
+    write_events(engine, None, [unattributed, event("a", 1, at=now - 0.5)])
+    before = cached_ids(cache, engine, "a")
+    with engine.begin() as db:  # the writer's inference: "a" showed itself after the 401
+        attribute_earlier(db, {"at": now, "client_id": "a"})
+    after = cached_ids(cache, engine, "a")
+    assert len(after) == len(before) + 1
+    assert after == journal_ids(engine, "a")
+
+
+def test_steps_removed_by_retention_are_gone(engine):
+    cache = StepsCache()
+    write_events(engine, None, [event("a", i) for i in range(10)])
+    cached_ids(cache, engine, "a")
+    with engine.begin() as db:
+        prune(db, JournalLimits(max_events=4, max_age_seconds=3600), by_age=False)
+    assert cached_ids(cache, engine, "a") == journal_ids(engine, "a")
+    assert len(journal_ids(engine, "a")) == 4
+
+
+def test_a_row_committed_below_the_newest_id_read_is_seen(engine):
+    """PostgreSQL hands out ids before commit: another AS process may commit id 1 after this one
+    read ids 2 and 3. (Here: a row inserted with the lower id after the copy was made.)"""
+    cache = StepsCache()
+    write_events(engine, None, [event("x", 0), event("a", 1), event("a", 2)])
+    with engine.begin() as db:
+        db.execute(delete(EVENTS).where(EVENTS.c.client_id == "x"))
+    first = cached_ids(cache, engine, "a")
+    late = {"server": "rs", "kind": "mcp-request", "summary": "late commit", "detail": {}}
+    with engine.begin() as db:
+        db.execute(insert(EVENTS).values(id=min(first) - 1, at=time.time(), client_id="a", **late))
+    assert cached_ids(cache, engine, "a") == journal_ids(engine, "a") == [*first, min(first) - 1]
+
+
+def test_memory_is_bounded_least_recently_graded_first(engine):
+    cache = StepsCache(max_steps=10)
+    write_events(engine, None, [event(c, i) for c in "abc" for i in range(4)])
+    write_events(engine, None, [event("big", i) for i in range(11)])
+    cache.steps_of(engine, ["a", "b"])
+    cache.steps_of(engine, ["c"])  # 12 steps held: "a" (graded longest ago) goes
+    assert list(cache.clients) == ["b", "c"]
+    assert cache.held == 8
+    assert len(cache.steps_of(engine, ["big"])["big"]) == 11  # graded, never held
+    assert "big" not in cache.clients and cache.held <= 10
