@@ -144,11 +144,25 @@ class NotFound(OAuthError):
     status_code = 404
 
 
+# PostgreSQL's "try again" conditions (Appendix A, SQLSTATE codes): a deadlock victim
+# (40P01), a serialization failure (40001), a lock wait past ``lock_timeout`` (55P03), a
+# statement past ``statement_timeout`` (57014). The transaction was rolled back; a retry can work.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03", "57014"})
+
+
+def database_busy(exc: SQLAlchemyOperationalError) -> bool:
+    """Whether a database error means "busy, retry" (DatabaseBusy) rather than a fault: SQLite's
+    write lock held past the busy timeout, or one of PostgreSQL's retryable SQLSTATEs."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate in RETRYABLE_SQLSTATES or "locked" in str(exc.orig)
+
+
 class DatabaseBusy(OAuthError):
     """503 ``temporarily_unavailable`` (the RFC 6749 §4.1.2.1 code, here for every endpoint)
     with ``Retry-After`` (RFC 9110 §10.2.3): the database did not answer in time (every pooled
-    connection busy, or SQLite's write lock held past its timeout). A retry can succeed; the
-    request wrote nothing (its transaction is rolled back)."""
+    connection busy, SQLite's write lock held past its timeout, or PostgreSQL cancelling a wait:
+    ``database_busy``). A retry can succeed; the request wrote nothing (its transaction is
+    rolled back)."""
 
     error = "temporarily_unavailable"
     status_code = 503
@@ -339,7 +353,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SQLAlchemyPoolTimeout)
     @app.exception_handler(SQLAlchemyOperationalError)
     async def _database_busy(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, SQLAlchemyOperationalError) and "locked" not in str(exc):
+        if isinstance(exc, SQLAlchemyOperationalError) and not database_busy(exc):
             raise exc  # not a busy database: a real fault, answered 500 and logged in full
         error = DatabaseBusy(f"the database was busy; retry ({type(exc).__name__})")
         log_refusal(request, error.status_code, error.error, error.description, logging.WARNING)
