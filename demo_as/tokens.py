@@ -158,12 +158,13 @@ def redeem_refresh_token(
     """OAuth 2.1 draft-13 §4.3: refresh with rotation (§4.3.1) and reuse detection."""
     if not refresh_token:
         raise InvalidRequest("refresh_token is required")
+    row = store.find_refresh_token(refresh_token)
+    grant = store.grant(row.grant_id) if row is not None else None
+    lab_hooks.refresh_token_presented(request, row, grant)
     if not refresh_token_allowed(client):
         raise UnauthorizedClient("this client did not register refresh_token")
-    row = store.find_refresh_token(refresh_token)
     if row is None or row.client_id != client.client_id:
         raise InvalidGrant("unknown refresh token, or issued to another client")
-    grant = store.grant(row.grant_id)
     if grant is None or grant.revoked_at is not None:
         raise InvalidGrant("the grant of this refresh token was revoked")
     if row.status != "active":
@@ -211,9 +212,7 @@ def token(request: Request, form: FormParameters) -> Response:
     scope, resource = form["scope"], form["resource"]
     with connection_store(request) as store:
         client = authenticate_client(store, credentials)
-        lab_hooks.token_request(
-            request, store, client, grant_type, code, refresh_token, scope, resource
-        )
+        lab_hooks.token_request(request, client, grant_type, code, refresh_token, scope, resource)
         if grant_type not in client.grant_types:
             raise UnauthorizedClient(f"this client did not register {grant_type}")
         if grant_type == "authorization_code":

@@ -186,7 +186,6 @@ def authorization_response(request: Request, client_id: str | None, url: str) ->
 
 def token_request(
     request: Request,
-    store: Any,
     client: Any,
     grant_type: str | None,
     code: str | None,
@@ -195,40 +194,43 @@ def token_request(
     resource: str | None,
 ) -> None:
     """Remember what an authenticated token request presented (recorded with its outcome).
-    Reads through the request's own store: no second database connection per request."""
+    Which generation a presented refresh token is comes from the route's own reads
+    (``refresh_token_presented``): no query of its own."""
     if lab_of(request) is None:
         return
     presented = refresh_token
-    status = None
-    if grant_type == "refresh_token" and presented:
-        status = refresh_token_status(store, presented, keep=request.state)
     request.state.lab_client_id = client.client_id
     request.state.lab_token = {
         "grant_type": grant_type,
         "code_fingerprint": fingerprint(code) if code else None,
         "presented_refresh_fingerprint": fingerprint(presented) if presented else None,
-        "presented_status": status,
+        "presented_status": None,
         "scope_requested": scope.split() if scope else None,
         "resource": resource,
     }
 
 
-def refresh_token_status(store: Any, token: str, keep: Any = None) -> str:
-    """Which generation a presented refresh token is: ``active``, ``rotated``, ``revoked`` (its
-    grant was revoked) or ``unknown``.
+def refresh_token_presented(request: Request, row: Any, grant: Any) -> None:
+    """The refresh token a token request presented, as the route read it (before rotating)."""
+    stash = getattr(request.state, "lab_token", None)
+    if stash is not None:
+        stash["presented_status"] = refresh_token_generation(row, grant)
 
-    ``keep`` (the request's state) holds on to the rows read: the session's identity map refers
-    to its objects weakly, so rows dropped here would be read again by the route's own lookup
-    of the same token and grant (two more SELECTs per refresh)."""
-    row = store.find_refresh_token(token)
-    grant = store.grant(row.grant_id) if row else None
-    if keep is not None:
-        keep.lab_refresh_rows = (row, grant)
+
+def refresh_token_generation(row: Any, grant: Any) -> str:
+    """Which generation a refresh token is: ``active``, ``rotated``, ``revoked`` (its grant was
+    revoked) or ``unknown`` (no such token)."""
     if row is None:
         return "unknown"
     if grant is not None and grant.revoked_at is not None:
         return "revoked"
-    return row.status
+    return str(row.status)
+
+
+def refresh_token_status(store: Any, token: str) -> str:
+    """``refresh_token_generation`` of a token looked up in ``store``."""
+    row = store.find_refresh_token(token)
+    return refresh_token_generation(row, store.grant(row.grant_id) if row else None)
 
 
 def access_token_lifetime(request: Request, client_id: str) -> int:
@@ -251,9 +253,9 @@ def token_event(request: Request, outcome: str, extra: dict[str, Any]) -> NewEve
     kind = "refresh" if stash["grant_type"] == "refresh_token" else "code-redemption"
     detail = {**stash, "outcome": outcome, **extra}
     if kind == "refresh":
-        summary = (
-            f"refresh with {stash['presented_refresh_fingerprint']} ({stash['presented_status']})"
-        )
+        summary = f"refresh with {stash['presented_refresh_fingerprint']}"
+        if stash["presented_status"]:  # None: refused before the token was looked at
+            summary += f" ({stash['presented_status']})"
     else:
         summary = f"code {stash['code_fingerprint']} redeemed"
     summary += f": {outcome}" if outcome != "issued" else f", scope {extra.get('scope_granted')}"
