@@ -56,8 +56,8 @@ def log_new_failures(lab: LabRuntime, client_ids: set[str]) -> dict[str, float]:
         context = Context(now=settled)
         for client_id in chunk:
             steps, newest = settled_steps(steps_by_client[client_id], settled)
-            if newest is not None:
-                later[client_id] = newest + SETTLE_SECONDS
+            if newest is not None:  # (an RS clock ahead of ours: look again in a while)
+                later[client_id] = min(newest, settled + SETTLE_SECONDS) + SETTLE_SECONDS
             note_failures(lab, client_id, grade(steps, context, CAN_FAIL))
     return later
 
