@@ -55,6 +55,18 @@ SHARED_IMPORTS = (
     "uvicorn",
     "joserfc.jwt",
     "joserfc.jwk",
+    # Loaded by both only once they serve: uvicorn's protocol, loop and lifespan, anyio's
+    # asyncio backend, the SQLite dialect, cryptography's backend, OpenTelemetry's API (the MCP
+    # SDK's and FastAPI's tracing).
+    "anyio._backends._asyncio",
+    "uvicorn.lifespan.on",
+    "uvicorn.loops.asyncio",
+    "uvicorn.protocols.http.h11_impl",
+    "uvicorn.protocols.websockets.auto",
+    "sqlalchemy.dialects.sqlite",
+    "cryptography.hazmat.backends.openssl",
+    "opentelemetry.propagate",
+    "opentelemetry.trace",
 )
 
 
