@@ -38,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 READY = b"ready\n"
@@ -54,6 +55,18 @@ SHARED_IMPORTS = (
     "uvicorn",
     "joserfc.jwt",
     "joserfc.jwk",
+    # Loaded by both only once they serve: uvicorn's protocol, loop and lifespan, anyio's
+    # asyncio backend, the SQLite dialect, cryptography's backend, OpenTelemetry's API (the MCP
+    # SDK's and FastAPI's tracing).
+    "anyio._backends._asyncio",
+    "uvicorn.lifespan.on",
+    "uvicorn.loops.asyncio",
+    "uvicorn.protocols.http.h11_impl",
+    "uvicorn.protocols.websockets.auto",
+    "sqlalchemy.dialects.sqlite",
+    "cryptography.hazmat.backends.openssl",
+    "opentelemetry.propagate",
+    "opentelemetry.trace",
 )
 
 
@@ -218,6 +231,75 @@ class ServerProcess:
 # -- the child's end ---------------------------------------------------------------------------
 
 
+def inherited_socket(fd: int) -> socket.socket:
+    """The listening socket the launcher handed over, as the launcher made it: TCP named as the
+    protocol (see `embedded._loopback_socket`), not left for the platform to detect."""
+    return socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, fileno=fd)
+
+
+def prompt_server(app: Any, on_started: Callable[[], None] | None = None) -> Any:
+    """A `uvicorn.Server` for ``app`` that stops as soon as its ``stop()`` is called (from any
+    thread) and calls ``on_started`` once it listens (lifespan start-up done).
+
+    uvicorn notices ``should_exit`` only on its next 0.1 s tick, and its shutdown then sleeps
+    0.1 s to let open connections finish, even when there are none; twice per story (RS, then
+    AS), that was about 0.3 s of the story's wall time spent idle. Here ``stop()`` wakes the
+    main loop at once, and a shutdown with no connection open and no request running goes
+    straight to closing the listener and the app's lifespan shutdown (what the servers must
+    finish: the RS's last lab report, the AS's journal and database). With anything in flight
+    it is uvicorn's own graceful shutdown, unchanged."""
+    import asyncio
+
+    import uvicorn
+
+    class PromptServer(uvicorn.Server):
+        def __init__(self, config: uvicorn.Config) -> None:
+            super().__init__(config)
+            self._loop: asyncio.AbstractEventLoop | None = None
+            self._wake = asyncio.Event()
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            self._loop = asyncio.get_running_loop()
+            await super().startup(sockets)
+            if self.started and on_started is not None:
+                on_started()
+
+        async def main_loop(self) -> None:
+            counter = 0
+            should_exit = await self.on_tick(counter)
+            while not should_exit:
+                counter = (counter + 1) % 864000
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 0.1)
+                should_exit = await self.on_tick(counter)
+
+        def stop(self) -> None:
+            self.should_exit = True
+            loop = self._loop
+            if loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop has already ended
+                    loop.call_soon_threadsafe(self._wake.set)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            for server in self.servers:
+                server.close()
+            for sock in sockets or []:
+                sock.close()
+            state = self.server_state
+            if state.connections or state.tasks or self.force_exit:
+                await super().shutdown(sockets)  # closing the listeners again is harmless
+                return
+            for server in self.servers:
+                await server.wait_closed()
+            await self.lifespan.shutdown()
+
+    return PromptServer(
+        uvicorn.Config(
+            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1, access_log=False
+        )
+    )
+
+
 def build_app(server: str, settings: dict[str, Any]) -> Any:
     """The app of ``server``, from its public factory and settings only."""
     if server == "demo_as":
@@ -248,25 +330,16 @@ def run(
     gc.freeze()
     gc.enable()
 
-    import uvicorn
+    def ready() -> None:
+        os.write(ready_fd, READY)
+        os.close(ready_fd)
 
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets)
-            if self.started:
-                os.write(ready_fd, READY)
-                os.close(ready_fd)
-
-    served = Server(
-        uvicorn.Config(
-            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1, access_log=False
-        )
-    )
+    served = prompt_server(app, on_started=ready)
 
     def stop_at_end_of_file() -> None:
         while os.read(stop_fd, 512):
             pass
-        served.should_exit = True
+        served.stop()
 
     threading.Thread(target=stop_at_end_of_file, name="stop-at-eof", daemon=True).start()
     served.run(sockets=[sock])
@@ -287,7 +360,7 @@ def _exit_now(status: int) -> None:
 def main() -> None:
     """``python -m demo_client.embedded_server``: the spawned child (see the module doc)."""
     spec = json.loads(sys.stdin.buffer.readline())
-    sock = socket.socket(fileno=spec["socket_fd"])
+    sock = inherited_socket(spec["socket_fd"])
     run(spec["server"], spec["settings"], sock, spec["ready_fd"], spec["stop_fd"])
     _exit_now(0)
 
