@@ -34,7 +34,9 @@ from demo_as.middleware import BodySizeLimit, SecurityHeaders
 from demo_as.pages import Pages
 from demo_as.private_files import private_directory
 from demo_as.registration_bounds import RegistrationRate
+from demo_as.revocation_reads import EventLoopRevocationReads
 from demo_as.settings import Settings
+from demo_as.verified_tokens import VerifiedTokens
 
 # Plain Starlette routes (form_endpoints.py); /openapi.json documents them as FastAPI would.
 FORM_ENDPOINTS: tuple[FormEndpoint, ...] = (
@@ -56,6 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     reader = create_event_loop_reader(
         settings.effective_database_url, settings.sqlite_synchronous.value
     )
+    # With SQLite, /introspect's revocation read has a connection of its own (revocation_reads.py).
+    revocation_engine = create_event_loop_reader(
+        settings.effective_database_url, settings.sqlite_synchronous.value
+    )
+    revocation_reads = EventLoopRevocationReads(revocation_engine) if revocation_engine else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine.dispose()
         if reader is not None:
             reader.dispose()
+        if revocation_reads is not None:
+            revocation_reads.close()
 
     app = FastAPI(
         title="demo_as",
@@ -80,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.event_loop_reader = reader
     app.state.signing_key = load_or_create_signing_key(engine)
     app.state.verification_keys = VerificationKeys()
+    app.state.verified_tokens = VerifiedTokens()
+    app.state.revocation_reads = revocation_reads
     app.state.pages = Pages()
     app.state.document_clients = DocumentClients(settings, engine)
     app.state.registration_rate = RegistrationRate(settings.registration_rate_per_minute)
