@@ -22,6 +22,7 @@ from demo_as.cimd_clients import DocumentClients
 from demo_as.db import create_db_engine, create_event_loop_reader
 from demo_as.errors import install_error_handlers
 from demo_as.form_endpoints import FormEndpoint
+from demo_as.form_lane import FormLane
 from demo_as.housekeeping import PURGE_INTERVAL, PeriodicPurge
 from demo_as.key_cache import VerificationKeys
 from demo_as.keys import load_or_create_signing_key
@@ -99,7 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if app.state.lab is not None:
         app.state.lab.grader.grade = partial(log_new_failures, app.state.lab)
     # First in the routing table: a request is matched against the routes in order.
-    app.router.routes[:0] = [endpoint.route() for endpoint in FORM_ENDPOINTS]
+    form_routes = [endpoint.route() for endpoint in FORM_ENDPOINTS]
+    app.router.routes[:0] = form_routes
     for module in (metadata, registration, authorization, dashboard):
         app.include_router(module.router)
     if app.state.lab is not None:
@@ -110,6 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.openapi = lambda: oauth_openapi(app)  # type: ignore[method-assign]
+    # Built on the first request, with every handler and middleware added by then (form_lane.py).
+    usual_stack = app.build_middleware_stack
+    lane = lambda: FormLane(app, usual_stack(), form_routes)  # noqa: E731
+    app.build_middleware_stack = lane  # type: ignore[method-assign]
     return app
 
 

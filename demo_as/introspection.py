@@ -114,10 +114,28 @@ def revoked(request: Request, verified: VerifiedToken) -> bool:
 INACTIVE_ANSWER = b'{"active":false}'
 
 
-def no_store_answer(body: bytes) -> Response:
+ANSWER_HEADERS = [
+    (b"content-type", b"application/json"),
+    *((name.lower().encode(), value.encode()) for name, value in NO_STORE.items()),
+]
+
+
+class NoStoreAnswer(Response):
     """The JSON answer (``IntrospectionResponse``, rendered by verified_tokens.active_answer),
-    never cached (RFC 7662 §2.2 via RFC 6749 §5.1)."""
-    return Response(body, media_type="application/json", headers=NO_STORE)
+    never cached (RFC 7662 §2.2 via RFC 6749 §5.1): the headers Starlette's JSONResponse sent
+    with ``NO_STORE``, prebuilt."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = [(b"content-length", str(len(body)).encode()), *ANSWER_HEADERS]
+
+
+def no_store_answer(body: bytes) -> Response:
+    return NoStoreAnswer(body)
 
 
 ENDPOINT = FormEndpoint(
