@@ -22,6 +22,7 @@ from demo_as.cimd_clients import DocumentClients
 from demo_as.db import create_db_engine, create_event_loop_reader
 from demo_as.errors import install_error_handlers
 from demo_as.form_endpoints import FormEndpoint
+from demo_as.form_lane import FormLane
 from demo_as.housekeeping import PURGE_INTERVAL, PeriodicPurge
 from demo_as.key_cache import VerificationKeys
 from demo_as.keys import load_or_create_signing_key
@@ -34,7 +35,9 @@ from demo_as.middleware import BodySizeLimit, SecurityHeaders
 from demo_as.pages import Pages
 from demo_as.private_files import private_directory
 from demo_as.registration_bounds import RegistrationRate
+from demo_as.revocation_reads import EventLoopRevocationReads
 from demo_as.settings import Settings
+from demo_as.verified_tokens import VerifiedTokens
 
 # Plain Starlette routes (form_endpoints.py); /openapi.json documents them as FastAPI would.
 FORM_ENDPOINTS: tuple[FormEndpoint, ...] = (
@@ -56,6 +59,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     reader = create_event_loop_reader(
         settings.effective_database_url, settings.sqlite_synchronous.value
     )
+    # With SQLite, /introspect's revocation read has a connection of its own (revocation_reads.py).
+    revocation_engine = create_event_loop_reader(
+        settings.effective_database_url, settings.sqlite_synchronous.value
+    )
+    revocation_reads = EventLoopRevocationReads(revocation_engine) if revocation_engine else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine.dispose()
         if reader is not None:
             reader.dispose()
+        if revocation_reads is not None:
+            revocation_reads.close()
 
     app = FastAPI(
         title="demo_as",
@@ -80,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.event_loop_reader = reader
     app.state.signing_key = load_or_create_signing_key(engine)
     app.state.verification_keys = VerificationKeys()
+    app.state.verified_tokens = VerifiedTokens()
+    app.state.revocation_reads = revocation_reads
     app.state.pages = Pages()
     app.state.document_clients = DocumentClients(settings, engine)
     app.state.registration_rate = RegistrationRate(settings.registration_rate_per_minute)
@@ -88,7 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if app.state.lab is not None:
         app.state.lab.grader.grade = partial(log_new_failures, app.state.lab)
     # First in the routing table: a request is matched against the routes in order.
-    app.router.routes[:0] = [endpoint.route() for endpoint in FORM_ENDPOINTS]
+    form_routes = [endpoint.route() for endpoint in FORM_ENDPOINTS]
+    app.router.routes[:0] = form_routes
     for module in (metadata, registration, authorization, dashboard):
         app.include_router(module.router)
     if app.state.lab is not None:
@@ -99,6 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.openapi = lambda: oauth_openapi(app)  # type: ignore[method-assign]
+    # Built on the first request, with every handler and middleware added by then (form_lane.py).
+    usual_stack = app.build_middleware_stack
+    lane = lambda: FormLane(app, usual_stack(), form_routes)  # noqa: E731
+    app.build_middleware_stack = lane  # type: ignore[method-assign]
     return app
 
 

@@ -14,7 +14,11 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
-from demo_as.access_log import install_access_log_filter, install_server_log
+from demo_as.access_log import (
+    install_access_log_filter,
+    install_server_log,
+    skip_unused_record_fields,
+)
 from demo_as.settings import Settings
 from demo_as.settings_cli import settings_command
 
@@ -42,6 +46,7 @@ def serve(values: dict[str, Any]) -> None:
     )
     install_access_log_filter()
     install_server_log()
+    skip_unused_record_fields()
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
 
 

@@ -133,7 +133,8 @@ async def read_form(request: Request, limits: dict[str, int]) -> FormParameters:
     """The declared parameters of ``request``, checked against the rules in the module
     docstring; raises ``InvalidRequest``."""
     items = await form_items(request)
-    if repeated := repeated_parameters(items, TOKEN_ENDPOINT_PARAMETERS):
+    distinct = len({name for name, _value in items}) == len(items)  # the usual case, cheaply
+    if not distinct and (repeated := repeated_parameters(items, TOKEN_ENDPOINT_PARAMETERS)):
         raise InvalidRequest(f"parameter(s) sent more than once: {', '.join(repeated)}")
     values: dict[str, str | None] = dict.fromkeys(limits)
     for name, value in items:

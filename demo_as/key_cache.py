@@ -49,6 +49,11 @@ class VerificationKeys:
         self._loaded_at = float("-inf")
         self.loads = 0
 
+    @property
+    def current(self) -> KeySet | None:
+        """The key set loaded last (a new object after every reload), None before the first."""
+        return self._keys
+
     def _reload(self, load: Callable[[], KeySet]) -> KeySet:
         keys = load()
         self._keys = keys

@@ -19,6 +19,8 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 
+SECURITY_NAMES = frozenset(name for name, _value in SECURITY_HEADERS)
+
 # The lab pages (and only they) run one script, served by this AS, that polls the lab's JSON API
 # for new steps: same-origin scripts and fetches, nothing inline, nothing from elsewhere.
 LAB_PAGE_CSP = (
@@ -140,9 +142,14 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                headers = message.get("headers", [])
+                own = [name.lower() for name, _ in headers if name.lower() in SECURITY_NAMES]
+                extra = (
+                    [(n, v) for n, v in SECURITY_HEADERS if n not in own]
+                    if own
+                    else SECURITY_HEADERS
+                )
+                message = {**message, "headers": [*headers, *extra]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

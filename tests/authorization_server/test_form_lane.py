@@ -1,0 +1,63 @@
+"""The form endpoints are served past FastAPI's own layers (form_lane.py) and answer exactly as
+through the app's stack: the app's middleware (security headers, body limit), its error handlers
+(OAuth JSON), and a 500 for a real fault."""
+
+from __future__ import annotations
+
+import pytest
+from authorization_server.as_toolbox import AuthServer
+from sqlalchemy import text
+
+from demo_as.middleware import SECURITY_HEADERS
+
+SECRET = "rs-secret"
+
+
+@pytest.fixture
+def server(start_server) -> AuthServer:
+    return start_server(introspection_secret=SECRET)
+
+
+def assert_security_headers(response) -> None:
+    for name, value in SECURITY_HEADERS:
+        assert response.headers[name.decode()] == value.decode()
+
+
+@pytest.mark.parametrize("path", ["/token", "/revoke", "/introspect"])
+def test_answers_and_refusals_carry_the_apps_headers(server: AuthServer, path: str) -> None:
+    refused = server.http.post(path, data={"token": "t", "grant_type": "password"})
+    assert refused.status_code in (400, 401)
+    assert "error" in refused.json()
+    assert_security_headers(refused)
+
+
+def test_an_answer_carries_the_apps_headers(server: AuthServer) -> None:
+    client = server.register()
+    tokens = server.tokens_via_forms(client["client_id"])
+    response = server.http.post(
+        "/introspect",
+        data={"token": tokens["access_token"]},
+        headers={"Authorization": f"Bearer {SECRET}"},
+    )
+    assert response.json()["active"] is True
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["pragma"] == "no-cache"
+    assert response.headers["content-type"] == "application/json"
+    assert_security_headers(response)
+
+
+def test_a_real_fault_is_a_500(server: AuthServer) -> None:
+    """Not a refusal and not a busy database (the revocation read finds no table): the app's 500,
+    as from any route, in place of an answer."""
+    client = server.register()
+    tokens = server.tokens_via_forms(client["client_id"])
+    with server.db() as db:
+        db.execute(text('DROP TABLE "accesstokenrecord"'))
+        db.commit()
+    response = server.http.post(
+        "/introspect",
+        data={"token": tokens["access_token"]},
+        headers={"Authorization": f"Bearer {SECRET}"},
+    )
+    assert response.status_code == 500
+    assert "active" not in response.text
