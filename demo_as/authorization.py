@@ -4,7 +4,7 @@ consent form -> redirect with ``code``, ``state`` and ``iss`` (OAuth 2.1 draft-1
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
@@ -34,6 +34,8 @@ from demo_as.scopes import scope_sentence
 from demo_as.store import Store, StoreDep, connection_store, pending_for
 
 router = APIRouter(tags=["authorization"], route_class=PageErrorRoute)
+# A pending request: its stored row, the model just stored, or (auto-approve) a NewPending.
+Pending = Any
 
 HTML_RESPONSES: dict = {
     400: {"description": "HTML error page naming the rule", "content": {"text/html": {}}},
@@ -54,7 +56,7 @@ def client_label(client: Client) -> str:
     return client.client_name or client.client_id
 
 
-def success_redirect(request: Request, pending: PendingAuthorization, code: str) -> str:
+def success_redirect(request: Request, pending: Pending, code: str) -> str:
     settings = request.app.state.settings
     iss_mode = lab_hooks.iss_mode_for(request, pending.client_id)
     url = authorization_redirect_url(
@@ -180,9 +182,7 @@ def authorization_request(request: Request, store: Store, client_id: str | None)
     return page
 
 
-def first_login_page(
-    request: Request, store: Store, pending: PendingAuthorization, client: Client
-) -> Response:
+def first_login_page(request: Request, store: Store, pending: Pending, client: Client) -> Response:
     """The login form answering GET /authorize, setting the browser binding cookie if needed."""
     binding = browser_binding(request)
     fresh_binding = binding or new_binding()
@@ -196,7 +196,7 @@ def first_login_page(
 def login_page(
     request: Request,
     store: Store,
-    pending: PendingAuthorization,
+    pending: Pending,
     client: Client,
     binding: str,
     error: str | None = None,
@@ -277,7 +277,7 @@ def consent_page(
 def approve(
     request: Request,
     store: Store,
-    pending: PendingAuthorization,
+    pending: Pending,
     username: str,
     scopes: list[str],
     status_code: int,

@@ -32,12 +32,11 @@ from demo_as.errors import (
 from demo_as.housekeeping import purge_stale
 from demo_as.lab import hooks as lab_hooks
 from demo_as.loop_writes import loop_connection, run_writing
-from demo_as.models import Client
 from demo_as.parameters import no_store_json
 from demo_as.redirect_uris import redirect_uris_problem
 from demo_as.registration_bounds import RegistryFull
 from demo_as.scopes import parse_scope, unknown_scopes
-from demo_as.store import Store, connection_store
+from demo_as.store import NewClient, Store, connection_store
 
 router = APIRouter(tags=["registration"], route_class=RegistrationErrorRoute)
 
@@ -206,7 +205,7 @@ def registered(request: Request, store: Store, metadata: ClientMetadata) -> Clie
         raise InvalidClientMetadata(problem)
 
     secret = None if metadata.token_endpoint_auth_method == "none" else new_secret()
-    client = Client(
+    client = NewClient(
         client_id=new_client_id(),
         client_secret_hash=secret_hash(secret) if secret else None,
         client_name=metadata.client_name,

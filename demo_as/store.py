@@ -88,9 +88,42 @@ def new_grant(code: Row) -> NewGrant:
     )
 
 
-def pending_for(request: AuthorizationRequest) -> PendingAuthorization:
+@dataclass(frozen=True)
+class NewPending:
+    """A validated authorization request not stored (yet): a ``PendingAuthorization`` row's
+    columns. Under auto-approve it is never stored; a plain dataclass, as an ORM-instrumented
+    model instance cost more to build than the request's checks."""
+
+    id: str
+    client_id: str
+    redirect_uri: str
+    state: str | None
+    scopes: list[str]
+    resource: str
+    code_challenge: str
+    expires_at: int
+    username: str | None = None
+    csrf_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class NewClient:
+    """A registered client about to be stored: a ``Client`` row's columns (see ``NewPending``)."""
+
+    client_id: str
+    client_secret_hash: str | None
+    client_name: str | None
+    redirect_uris: list[str]
+    grant_types: list[str]
+    response_types: list[str]
+    token_endpoint_auth_method: str
+    scope: str | None
+    client_id_issued_at: int
+
+
+def pending_for(request: AuthorizationRequest) -> NewPending:
     """The pending-request row of a validated authorization request (not yet stored)."""
-    return PendingAuthorization(
+    return NewPending(
         id=secrets.token_urlsafe(24),
         client_id=request.client.client_id,
         redirect_uri=request.redirect_uri,
@@ -103,7 +136,9 @@ def pending_for(request: AuthorizationRequest) -> PendingAuthorization:
 
 
 def model_row(model: Any) -> dict[str, Any]:
-    """A model instance's columns, for a Core ``insert``."""
+    """A model instance's (or a ``New*`` dataclass's) columns, for a Core ``insert``."""
+    if isinstance(model, NewPending | NewClient):
+        return dict(model.__dict__)
     return {name: getattr(model, name) for name in type(model).model_fields}
 
 
@@ -144,7 +179,7 @@ class Store:
             return None
         return self.db.execute(q.CLIENT_BY_ID, {"client_id": client_id}).first()
 
-    def add_client(self, client: Client) -> None:
+    def add_client(self, client: Client | NewClient) -> None:
         self.db.execute(q.INSERT_CLIENT, model_row(client))
 
     def client_count(self) -> int:
@@ -194,7 +229,7 @@ class Store:
 
     # --- pending authorization requests and their CSRF tokens ---------------------------------
 
-    def add_pending(self, pending: PendingAuthorization) -> None:
+    def add_pending(self, pending: PendingAuthorization | NewPending) -> None:
         """Store a validated authorization request for the login/consent forms."""
         # /authorize is unauthenticated: drop abandoned requests so they cannot pile up.
         self.db.execute(q.DELETE_EXPIRED_PENDING, {"at": now()})
