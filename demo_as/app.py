@@ -31,6 +31,7 @@ from demo_as.lab import pages as lab_pages
 from demo_as.lab.errors import LabError
 from demo_as.lab.recorder import log_new_failures
 from demo_as.lab.runtime import create_lab_runtime
+from demo_as.loop_writes import create_event_loop_writer
 from demo_as.middleware import BodySizeLimit, SecurityHeaders
 from demo_as.pages import Pages
 from demo_as.private_files import private_directory
@@ -64,6 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.effective_database_url, settings.sqlite_synchronous.value
     )
     revocation_reads = EventLoopRevocationReads(revocation_engine) if revocation_engine else None
+    writer = create_event_loop_writer(
+        settings.effective_database_url, settings.sqlite_synchronous.value, engine
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reader.dispose()
         if revocation_reads is not None:
             revocation_reads.close()
+        if writer is not None:
+            writer.dispose()
 
     app = FastAPI(
         title="demo_as",
@@ -88,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.event_loop_reader = reader
+    app.state.event_loop_writer = writer
     app.state.signing_key = load_or_create_signing_key(engine)
     app.state.verification_keys = VerificationKeys()
     app.state.verified_tokens = VerifiedTokens()
@@ -102,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # First in the routing table: a request is matched against the routes in order.
     form_routes = [endpoint.route() for endpoint in FORM_ENDPOINTS]
     app.router.routes[:0] = form_routes
+    # /register and /authorize: plain routes too; their FastAPI routes stay for /openapi.json.
+    app.router.routes[:0] = [registration.ROUTE, authorization.ROUTE]
     for module in (metadata, registration, authorization, dashboard):
         app.include_router(module.router)
     if app.state.lab is not None:

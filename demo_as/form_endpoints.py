@@ -42,6 +42,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from demo_as.errors import InvalidRequest, OAuthErrorBody
+from demo_as.loop_writes import run_writing
 from demo_as.parameters import TOKEN_ENDPOINT_PARAMETERS, repeated_parameters
 
 AUTHORIZATION_HEADER_LENGTH = 4000
@@ -79,12 +80,17 @@ class FormEndpoint:
     limits: dict[str, int]
     documentation: dict[str, Any] = field(default_factory=dict)
     reads_only: bool = False
+    # Set for an endpoint that writes and may run on the event loop (loop_writes.py): whether
+    # this request may (nothing in it would write through a second connection).
+    on_loop: Callable[[Request, FormParameters], bool] | None = None
 
     def route(self) -> Route:
         async def endpoint(request: Request) -> Response:
             form = await read_form(request, self.limits)
             if self.reads_only and request.app.state.event_loop_reader is not None:
                 return self.handler(request, form)  # reads through store.reading_store
+            if self.on_loop is not None:
+                return await run_writing(request, self.on_loop(request, form), self.handler, form)
             return await run_in_threadpool(self.handler, request, form)
 
         return Route(self.path, endpoint, methods=["POST"], name=self.handler.__name__)

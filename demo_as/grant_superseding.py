@@ -23,22 +23,24 @@ and stay untouched.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from typing import Any
+
+from sqlalchemy import Connection
 from sqlmodel import Session
 
-from demo_as.models import Grant
+from demo_as.queries import SUPERSEDED_GRANT_IDS
 
 SUPERSEDED = "superseded by a newer grant for the same client, user and resource"
-GRANTS = Grant.__table__  # type: ignore[attr-defined]
 
 
-def superseded_grant_ids(db: Connection | Session, newest: Grant) -> list[str]:
-    """The live grants ``newest`` supersedes (same client, user and resource; not itself)."""
-    statement = select(GRANTS.c.id).where(
-        GRANTS.c.client_id == newest.client_id,
-        GRANTS.c.username == newest.username,
-        GRANTS.c.resource == newest.resource,
-        GRANTS.c.id != newest.id,
-        GRANTS.c.revoked_at.is_(None),
-    )
-    return list(db.execute(statement).scalars().all())
+def superseded_grant_ids(db: Connection | Session, newest: Any) -> list[str]:
+    """The live grants ``newest`` (a grant row or ``store.NewGrant``) supersedes (same client,
+    user and resource; not itself). The statement is built once (queries.py): built per call it
+    cost more than running it."""
+    keys = {
+        "client_id": newest.client_id,
+        "username": newest.username,
+        "resource": newest.resource,
+        "grant_id": newest.id,
+    }
+    return list(db.execute(SUPERSEDED_GRANT_IDS, keys).scalars().all())

@@ -101,6 +101,10 @@ class PeriodicPurge:
         self._next = 0.0
         self._lock = threading.Lock()
 
+    def due(self) -> bool:
+        """Whether the next ``maybe_run`` would purge."""
+        return time.monotonic() >= self._next
+
     def maybe_run(self) -> None:
         with self._lock:
             if time.monotonic() < self._next:

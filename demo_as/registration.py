@@ -5,11 +5,18 @@ Everything is checked before anything is written: a refused registration leaves 
 
 from __future__ import annotations
 
+import email.message
+import json
 import secrets
+from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticUndefined as Undefined
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Route
 
 from demo_as import field_limits
 from demo_as.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
@@ -20,15 +27,16 @@ from demo_as.errors import (
     InvalidRedirectUri,
     OAuthErrorBody,
     RegistrationErrorRoute,
+    registration_validation_error,
 )
 from demo_as.housekeeping import purge_stale
 from demo_as.lab import hooks as lab_hooks
-from demo_as.models import Client
+from demo_as.loop_writes import loop_connection, run_writing
 from demo_as.parameters import no_store_json
 from demo_as.redirect_uris import redirect_uris_problem
 from demo_as.registration_bounds import RegistryFull
 from demo_as.scopes import parse_scope, unknown_scopes
-from demo_as.store import Store, connection_store
+from demo_as.store import NewClient, Store, connection_store
 
 router = APIRouter(tags=["registration"], route_class=RegistrationErrorRoute)
 
@@ -119,9 +127,73 @@ def new_client_id() -> str:
     summary="RFC 7591 dynamic client registration (loopback redirect URIs only)",
 )
 def register(metadata: ClientMetadata, request: Request) -> Response:
-    # Answered as a ready response (no-store), so FastAPI does not validate the body again.
+    # The FastAPI route for /openapi.json only (no docstring: it would become the operation's
+    # description): ROUTE, first in the routing table, serves the requests.
+    raise RuntimeError("/register is served by registration.register_endpoint")
+
+
+async def register_endpoint(request: Request) -> Response:
+    """``POST /register`` as a plain Starlette route: FastAPI's dependency solving and its
+    thread-pool hop cost more than the registration (bench/profiling.md §4c). The body is read
+    and validated by FastAPI's own rules (``json_body``, ``validated_metadata``); the
+    registration runs on the event loop when it may (loop_writes.py), else in the pool."""
+    metadata = validated_metadata(await json_body(request))
+    purge_due = request.app.state.periodic_purge.due()
+    return await run_writing(request, not purge_due, register_now, metadata)
+
+
+def register_now(request: Request, metadata: ClientMetadata) -> Response:
     with connection_store(request) as store:  # one Core connection, one transaction (store.py)
         return no_store_json(registered(request, store, metadata), status_code=201)
+
+
+async def json_body(request: Request) -> Any:
+    """The body as FastAPI's route read it for a JSON body parameter (strict content type):
+    parsed when ``Content-Type`` is ``application/json`` or ``application/*+json``, the bytes
+    for any other (or no) content type, ``Undefined`` when empty. Malformed JSON is a
+    ``json_invalid`` validation error; a body that cannot be read at all is
+    ``invalid_client_metadata`` (RFC 7591 §3.2.2), as FastAPI's 400 was mapped."""
+    try:
+        body = await request.body()
+        if not body:
+            return Undefined
+        content_type = request.headers.get("content-type")
+        if not content_type:
+            return body
+        message = email.message.Message()
+        message["content-type"] = content_type
+        if message.get_content_maintype() == "application":
+            subtype = message.get_content_subtype()
+            if subtype == "json" or subtype.endswith("+json"):
+                return await request.json()  # kept on the request (the lab's hook reads it)
+        return body
+    except json.JSONDecodeError as error:
+        invalid = {"type": "json_invalid", "loc": ("body", error.pos), "msg": "JSON decode error"}
+        raise registration_validation_error(RequestValidationError([invalid])) from None
+    except StarletteHTTPException:
+        raise  # the body size limit's 413
+    except Exception:
+        raise InvalidClientMetadata("There was an error parsing the body") from None
+
+
+def validated_metadata(body: Any) -> ClientMetadata:
+    """RFC 7591 §2 metadata from the body, validated as FastAPI validated the route's body
+    parameter (the same pydantic model, errors located under ``body``); errors are RFC 7591
+    §3.2.2 ``invalid_client_metadata`` or ``invalid_redirect_uri`` (errors.py)."""
+    if body is Undefined:
+        missing = {"type": "missing", "loc": ("body",), "msg": "Field required"}
+        raise registration_validation_error(RequestValidationError([missing]))
+    try:
+        return ClientMetadata.model_validate(body, from_attributes=True)
+    except ValidationError as error:
+        errors = [
+            {**detail, "loc": ("body", *detail["loc"])}
+            for detail in error.errors(include_url=False)
+        ]
+        raise registration_validation_error(RequestValidationError(errors)) from None
+
+
+ROUTE = Route("/register", register_endpoint, methods=["POST"], name="register")
 
 
 def registered(request: Request, store: Store, metadata: ClientMetadata) -> ClientInformation:
@@ -133,7 +205,7 @@ def registered(request: Request, store: Store, metadata: ClientMetadata) -> Clie
         raise InvalidClientMetadata(problem)
 
     secret = None if metadata.token_endpoint_auth_method == "none" else new_secret()
-    client = Client(
+    client = NewClient(
         client_id=new_client_id(),
         client_secret_hash=secret_hash(secret) if secret else None,
         client_name=metadata.client_name,
@@ -144,9 +216,13 @@ def registered(request: Request, store: Store, metadata: ClientMetadata) -> Clie
         scope=" ".join(parse_scope(metadata.scope)) if metadata.scope else None,
         client_id_issued_at=now(),
     )
-    # Bounds (registration_bounds.py): the per-source rate, then purge and the total cap.
+    # Bounds (registration_bounds.py): the per-source rate, then purge and the total cap. The
+    # purge writes through its own connection, so not inside a transaction on the event loop
+    # (there it is never due but if it fell due this instant: the next request in the pool runs
+    # it; register_endpoint).
     request.app.state.registration_rate.check(request.client.host if request.client else "?")
-    request.app.state.periodic_purge.maybe_run()
+    if loop_connection(request) is None:
+        request.app.state.periodic_purge.maybe_run()
     if store.client_count() >= settings.max_clients:
         # The cap counts live clients only: a full registry is purged now, then counted again.
         purge_stale(store.db, settings.unused_client_ttl)

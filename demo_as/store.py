@@ -39,7 +39,8 @@ from demo_as.browser_binding import bound_token_hash
 from demo_as.db import new_secret, now, secret_hash, session
 from demo_as.key_cache import VerificationKeys
 from demo_as.keys import key_set
-from demo_as.models import Client, ClientMetadataDocument, Grant, PendingAuthorization
+from demo_as.loop_writes import loop_connection
+from demo_as.models import Client, ClientMetadataDocument, PendingAuthorization
 from demo_as.scopes import scope_union
 
 PENDING_TTL = 600  # seconds a user has for login + consent
@@ -56,9 +57,28 @@ class IssuedTokens:
     refresh_ttl: int
 
 
-def new_grant(code: Row) -> Grant:
+@dataclass(frozen=True)
+class NewGrant:
+    """A grant about to be stored (a ``Grant`` row's columns; a plain dataclass, as building the
+    SQLModel instance validated every field for nothing: the values come from a stored code)."""
+
+    id: str
+    client_id: str
+    username: str
+    scopes: list[str]
+    resource: str
+    created_at: int
+    revoked_at: None = None
+    revoked_reason: None = None
+
+    def row(self) -> dict[str, Any]:
+        """Its columns, for the Core ``insert``."""
+        return dict(self.__dict__)
+
+
+def new_grant(code: Row) -> NewGrant:
     """The (not yet stored) grant the redemption of ``code`` (its row) creates."""
-    return Grant(
+    return NewGrant(
         id=secrets.token_urlsafe(18),
         client_id=code.client_id,
         username=code.username,
@@ -68,9 +88,42 @@ def new_grant(code: Row) -> Grant:
     )
 
 
-def pending_for(request: AuthorizationRequest) -> PendingAuthorization:
+@dataclass(frozen=True)
+class NewPending:
+    """A validated authorization request not stored (yet): a ``PendingAuthorization`` row's
+    columns. Under auto-approve it is never stored; a plain dataclass, as an ORM-instrumented
+    model instance cost more to build than the request's checks."""
+
+    id: str
+    client_id: str
+    redirect_uri: str
+    state: str | None
+    scopes: list[str]
+    resource: str
+    code_challenge: str
+    expires_at: int
+    username: str | None = None
+    csrf_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class NewClient:
+    """A registered client about to be stored: a ``Client`` row's columns (see ``NewPending``)."""
+
+    client_id: str
+    client_secret_hash: str | None
+    client_name: str | None
+    redirect_uris: list[str]
+    grant_types: list[str]
+    response_types: list[str]
+    token_endpoint_auth_method: str
+    scope: str | None
+    client_id_issued_at: int
+
+
+def pending_for(request: AuthorizationRequest) -> NewPending:
     """The pending-request row of a validated authorization request (not yet stored)."""
-    return PendingAuthorization(
+    return NewPending(
         id=secrets.token_urlsafe(24),
         client_id=request.client.client_id,
         redirect_uri=request.redirect_uri,
@@ -83,7 +136,9 @@ def pending_for(request: AuthorizationRequest) -> PendingAuthorization:
 
 
 def model_row(model: Any) -> dict[str, Any]:
-    """A model instance's columns, for a Core ``insert``."""
+    """A model instance's (or a ``New*`` dataclass's) columns, for a Core ``insert``."""
+    if isinstance(model, NewPending | NewClient):
+        return dict(model.__dict__)
     return {name: getattr(model, name) for name in type(model).model_fields}
 
 
@@ -99,10 +154,22 @@ class Store:
     ) -> None:
         self.db = db
         self.verification_keys = verification_keys
+        # Refresh-token and grant rows read in this request, until it writes (``_read_once``).
+        self._read: dict[tuple[str, str], Row | None] = {}
 
     def commit(self) -> None:
         """End the request's transaction (call once, before answering)."""
+        self._read.clear()
         self.db.commit()
+
+    def _read_once(self, kind: str, key: str, statement: Any, values: dict[str, str]) -> Row | None:
+        """A row read at most once per request until the request writes: the lab's token hook
+        reads the presented refresh token and its grant through this store, then the route
+        does (hooks.refresh_token_status), and the second pair of SELECTs found the same
+        rows. Any write through the store forgets them."""
+        if (kind, key) not in self._read:
+            self._read[kind, key] = self.db.execute(statement, values).first()
+        return self._read[kind, key]
 
     # --- clients and keys -------------------------------------------------------------------
 
@@ -112,7 +179,7 @@ class Store:
             return None
         return self.db.execute(q.CLIENT_BY_ID, {"client_id": client_id}).first()
 
-    def add_client(self, client: Client) -> None:
+    def add_client(self, client: Client | NewClient) -> None:
         self.db.execute(q.INSERT_CLIENT, model_row(client))
 
     def client_count(self) -> int:
@@ -162,7 +229,7 @@ class Store:
 
     # --- pending authorization requests and their CSRF tokens ---------------------------------
 
-    def add_pending(self, pending: PendingAuthorization) -> None:
+    def add_pending(self, pending: PendingAuthorization | NewPending) -> None:
         """Store a validated authorization request for the login/consent forms."""
         # /authorize is unauthenticated: drop abandoned requests so they cannot pile up.
         self.db.execute(q.DELETE_EXPIRED_PENDING, {"at": now()})
@@ -257,18 +324,21 @@ class Store:
         return self.db.execute(q.CODE_BY_HASH, {"code_hash": secret_hash(code)}).first()
 
     def grant(self, grant_id: str) -> Row | None:
-        return self.db.execute(q.GRANT_BY_ID, {"grant_id": grant_id}).first()
+        return self._read_once("grant", grant_id, q.GRANT_BY_ID, {"grant_id": grant_id})
 
     def revoke_grant(self, grant_id: str, reason: str) -> None:
         """Revoke a grant with every refresh and access token issued under it (OAuth 2.1
         draft-13 §4.1.3 code replay, §4.3.1 refresh reuse; RFC 7009 §2.1)."""
+        self._read.clear()
         values = {"b_grant_id": grant_id, "b_at": now(), "b_reason": reason}
         self.db.execute(q.REVOKE_GRANT, values)
         self.db.execute(q.REVOKE_GRANT_REFRESH_TOKENS, {"b_grant_id": grant_id})
         self.db.execute(q.REVOKE_GRANT_ACCESS_TOKENS, values)
 
     def find_refresh_token(self, token: str) -> Row | None:
-        return self.db.execute(q.REFRESH_TOKEN_BY_HASH, {"token_hash": secret_hash(token)}).first()
+        token_hash = secret_hash(token)
+        values = {"token_hash": token_hash}
+        return self._read_once("refresh token", token_hash, q.REFRESH_TOKEN_BY_HASH, values)
 
     def _add_issued(self, grant: Any, issued: IssuedTokens) -> None:
         self.db.execute(
@@ -295,7 +365,7 @@ class Store:
                 },
             )
 
-    def redeem_code(self, code: Row, grant: Grant, issued: IssuedTokens) -> bool:
+    def redeem_code(self, code: Row, grant: NewGrant, issued: IssuedTokens) -> bool:
         """Mark the code used (only if it was unused), create its grant and record the tokens,
         all in the request's one transaction. False when a concurrent request redeemed the code
         first: the transaction is rolled back and nothing is written.
@@ -307,7 +377,7 @@ class Store:
         if self.db.execute(q.REDEEM_CODE, used).rowcount != 1:
             self.db.rollback()
             return False
-        self.db.execute(q.INSERT_GRANT, model_row(grant))
+        self.db.execute(q.INSERT_GRANT, grant.row())
         self._add_issued(grant, issued)
         return True
 
@@ -316,6 +386,7 @@ class Store:
         and record its successor and the new access token, in one transaction. False when it
         was not active any more (a concurrent refresh won; rolled back, nothing written). A
         crash therefore leaves either the old token usable or the new one, never neither."""
+        self._read.clear()
         if self.db.execute(q.ROTATE_REFRESH_TOKEN, {"b_token_hash": old.token_hash}).rowcount != 1:
             self.db.rollback()
             return False
@@ -343,7 +414,11 @@ def get_store(request: Request) -> Iterator[Store]:
 @contextmanager
 def connection_store(request: Request) -> Iterator[Store]:
     """The store of an endpoint that opens its own: one Core connection (one transaction) for
-    the request, returned to the pool at the end; uncommitted work is rolled back."""
+    the request, returned to the pool at the end; uncommitted work is rolled back. A request
+    running on the event loop (loop_writes.run_writing) uses the transaction begun for it."""
+    if (connection := loop_connection(request)) is not None:
+        yield Store(connection, request.app.state.verification_keys)
+        return
     with request.app.state.engine.connect() as connection:
         yield Store(connection, request.app.state.verification_keys)
 

@@ -11,7 +11,12 @@ from pydantic import BaseModel
 from sqlalchemy import Row
 from starlette.responses import Response
 
-from demo_as.client_auth import authenticate_client, presented_credentials
+from demo_as.cimd_clients import looks_like_client_id_url
+from demo_as.client_auth import (
+    authenticate_client,
+    parse_basic_authorization,
+    presented_credentials,
+)
 from demo_as.db import new_secret, now
 from demo_as.errors import (
     InvalidGrant,
@@ -25,11 +30,11 @@ from demo_as.form_endpoints import FORM_ERROR_RESPONSES, FormEndpoint, FormParam
 from demo_as.grant_superseding import SUPERSEDED, superseded_grant_ids
 from demo_as.jwt_access_tokens import AccessTokenClaims, mint_access_token
 from demo_as.lab import hooks as lab_hooks
-from demo_as.models import Grant
+from demo_as.loop_writes import lab_probes_active
 from demo_as.parameters import TOKEN_PARAMETERS, no_store_json
 from demo_as.pkce import verifier_matches
 from demo_as.scopes import parse_scope, scope_exceeds
-from demo_as.store import IssuedTokens, Store, connection_store, new_grant
+from demo_as.store import IssuedTokens, NewGrant, Store, connection_store, new_grant
 
 
 class TokenResponse(BaseModel):
@@ -43,7 +48,7 @@ class TokenResponse(BaseModel):
 
 
 def prepare_tokens(
-    request: Request, client: Row, grant: Row | Grant, scopes: list[str]
+    request: Request, client: Row, grant: Row | NewGrant, scopes: list[str]
 ) -> tuple[TokenResponse, IssuedTokens]:
     """Mint the access token (and a refresh token when the client registered the grant) and
     return the response body plus what must be stored. Nothing is written here: the caller stores
@@ -226,6 +231,18 @@ def token(request: Request, form: FormParameters) -> Response:
     return no_store_json(body)
 
 
+def token_on_loop(request: Request, form: FormParameters) -> bool:
+    """loop_writes.py: a token request may run on the event loop unless its client is a client
+    ID metadata document (its refresh may fetch it) or a lab probe may apply."""
+    client_id = form["client_id"]
+    if form.authorization:
+        parsed = parse_basic_authorization(form.authorization)
+        if parsed is None:
+            return False  # refused before any database work; the pool answers as before
+        client_id = parsed[0]
+    return not looks_like_client_id_url(client_id) and not lab_probes_active(request)
+
+
 ENDPOINT = FormEndpoint(
     "/token",
     token,
@@ -237,4 +254,5 @@ ENDPOINT = FormEndpoint(
         "responses": FORM_ERROR_RESPONSES,
         "summary": "OAuth 2.1 token endpoint",
     },
+    on_loop=token_on_loop,
 )
