@@ -20,7 +20,9 @@ import uvicorn
 def bind_loopback_socket(port: int = 0) -> socket.socket:
     """A listening-ready TCP socket on 127.0.0.1, on ``port`` or (0) one chosen by the kernel.
     A fixed port serves a restarted server at the same URL, or the screenshots' default ports."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio turns Nagle off only on sockets that say TCP, and accepted
+    # connections inherit the listening socket's (demo_client/embedded.py says more).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     return sock
