@@ -367,16 +367,19 @@ def revoked_type(request: Request, token: str) -> str:
 
 def introspection(request: Request, token: str, body: dict[str, Any]) -> None:
     """RFC 7662 introspection by an RS, attributed to the token's client."""
+    if lab_of(request) is None:
+        return
     client_id = body.get("client_id")
+    token_fingerprint = fingerprint(token)
     record(
         request,
         NewEvent(
             "as",
             "introspection",
-            f"introspection of {fingerprint(token)}: active={body.get('active')}",
+            f"introspection of {token_fingerprint}: active={body.get('active')}",
             {"active": bool(body.get("active")), "scope": body.get("scope")},
             client_id=client_id if isinstance(client_id, str) else None,
             attribution="token",
-            token_fingerprint=fingerprint(token),
+            token_fingerprint=token_fingerprint,
         ),
     )
