@@ -13,7 +13,8 @@ import httpx2
 import pytest
 from harness.stack import Stack, running_stack
 
-SETTLE_POLLS = 3  # unchanged event counts in a row: the RS flushes every 0.5 s, beats every 1 s
+# Unchanged counts for 2 s: the RS flushes every 0.5 s and beats every 1 s (later under load).
+SETTLE_POLLS = 5
 POLL_SECONDS = 0.5
 SETTLE_TIMEOUT = 20.0
 
