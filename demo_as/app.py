@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from demo_as import (
     authorization,
+    authorize_endpoint,
     dashboard,
     introspection,
     metadata,
@@ -97,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # First in the routing table: a request is matched against the routes in order.
     app.router.routes[:0] = [endpoint.route() for endpoint in FORM_ENDPOINTS]
     # /register and /authorize: plain routes too; their FastAPI routes stay for /openapi.json.
-    app.router.routes[:0] = [registration.ROUTE, authorization.ROUTE]
+    app.router.routes[:0] = [registration.ROUTE, authorize_endpoint.ROUTE]
     for module in (metadata, registration, authorization, dashboard):
         app.include_router(module.router)
     if app.state.lab is not None:
