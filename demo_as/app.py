@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from demo_as import (
     authorization,
+    authorize_endpoint,
     dashboard,
     introspection,
     metadata,
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     form_routes = [endpoint.route() for endpoint in FORM_ENDPOINTS]
     app.router.routes[:0] = form_routes
     # /register and /authorize: plain routes too; their FastAPI routes stay for /openapi.json.
-    app.router.routes[:0] = [registration.ROUTE, authorization.ROUTE]
+    app.router.routes[:0] = [registration.ROUTE, authorize_endpoint.ROUTE]
     for module in (metadata, registration, authorization, dashboard):
         app.include_router(module.router)
     if app.state.lab is not None:

@@ -9,29 +9,23 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import QueryParams
-from starlette.routing import Route
 
 from demo_as import field_limits
 from demo_as.authorization_request import validate_authorization_request
 from demo_as.authorization_response import authorization_redirect_url
 from demo_as.browser_binding import browser_binding, new_binding, set_binding_cookie
-from demo_as.cimd_clients import looks_like_client_id_url
-from demo_as.client_metadata_documents import ClientMetadataDocumentError
 from demo_as.deferred_errors import defer_error, deferred_error
 from demo_as.errors import (
     AccessDenied,
     PageError,
     PageErrorRoute,
     RedirectError,
-    document_page,
-    malformed_page,
 )
 from demo_as.lab import hooks as lab_hooks
-from demo_as.loop_writes import lab_probes_active, loop_connection, run_writing
 from demo_as.models import Client, PendingAuthorization
 from demo_as.scopes import scope_sentence
-from demo_as.store import Store, StoreDep, connection_store, pending_for
+from demo_as.store import Store, StoreDep
+from demo_as.unstored_rows import pending_for
 
 router = APIRouter(tags=["authorization"], route_class=PageErrorRoute)
 # A pending request: its stored row, the model just stored, or (auto-approve) a NewPending.
@@ -84,69 +78,9 @@ def authorize(
     resource: ResourceText = None,
 ) -> Response:
     # The FastAPI route for /openapi.json only (no docstring: it would become the operation's
-    # description): ROUTE, first in the routing table, serves the requests, with the limits
-    # declared here (QUERY_LIMITS).
-    raise RuntimeError("/authorize is served by authorization.authorize_endpoint")
-
-
-# The declared parameters' length limits, in declaration order (FastAPI checked them in it).
-QUERY_LIMITS = {
-    "response_type": 4000,
-    "client_id": 4000,
-    "redirect_uri": field_limits.REDIRECT_URI,
-    "scope": 4000,
-    "state": field_limits.STATE,
-    "code_challenge": 4000,
-    "code_challenge_method": 4000,
-    "resource": field_limits.RESOURCE,
-}
-
-
-async def authorize_endpoint(request: Request) -> Response:
-    """``GET /authorize`` as a plain Starlette route (FastAPI's dependency solving and its
-    thread-pool hop cost more than validating the request: bench/profiling.md §4c). It runs on
-    the event loop when it may (loop_writes.py), else in the thread pool as before."""
-    query = request.query_params
-    if problems := over_limit(query):
-        # As the FastAPI route answered: a page, never a redirect (OAuth 2.1 §4.1.2.1).
-        raise malformed_page(
-            "Request parameters must be single strings of the expected form.", problems
-        )
-    client_id = query.get("client_id")
-    eligible = not (
-        looks_like_client_id_url(client_id)  # its document may be fetched
-        or request.app.state.periodic_purge.due()
-        or lab_probes_active(request)
-    )
-    try:
-        return await run_writing(request, eligible, authorize_now, client_id)
-    except ClientMetadataDocumentError as exc:
-        raise document_page(exc) from None
-
-
-def over_limit(query: QueryParams) -> str:
-    """FastAPI's checks of the declared parameters (the last value of a repeated one), worded
-    as errors.describe_validation_error words them; empty when all are within their limits."""
-    problems = [
-        f"query.{name}: String should have at most {limit} characters"
-        for name, limit in QUERY_LIMITS.items()
-        if len(query.get(name) or "") > limit
-    ]
-    return "; ".join(problems[:5])
-
-
-def authorize_now(request: Request, client_id: str | None) -> Response:
-    # The parameters are read from the query as sent (``items``). One Core connection serves
-    # the request (store.py). The purge writes through its own connection: never inside a
-    # transaction on the event loop (the next request in the pool runs it).
-    if loop_connection(request) is None:
-        request.app.state.periodic_purge.maybe_run()  # codes made here, e.g. by auto-approve
-    with connection_store(request) as store:
-        return authorization_request(request, store, client_id)
-
-
-ROUTE = Route("/authorize", authorize_endpoint, methods=["GET"], name="authorize")
-ROUTE.methods = {"GET"}  # as the FastAPI route: Starlette would also answer HEAD
+    # description): authorize_endpoint.ROUTE, first in the routing table, serves the requests,
+    # with the limits declared here (authorize_endpoint.QUERY_LIMITS).
+    raise RuntimeError("/authorize is served by authorize_endpoint.authorize_endpoint")
 
 
 def authorization_request(request: Request, store: Store, client_id: str | None) -> Response:

@@ -25,7 +25,8 @@ from demo_as.db import now
 from demo_as.errors import InvalidRequest, OAuthError, RedirectError
 from demo_as.models import PendingAuthorization
 from demo_as.queries import INSERT_PENDING_ERROR, PENDING_ERROR_BY_ID
-from demo_as.store import PENDING_TTL, Store
+from demo_as.store import Store
+from demo_as.unstored_rows import PENDING_TTL
 
 MAX_DESCRIPTION = 1000
 

@@ -36,7 +36,8 @@ from demo_as.parameters import no_store_json
 from demo_as.redirect_uris import redirect_uris_problem
 from demo_as.registration_bounds import RegistryFull
 from demo_as.scopes import parse_scope, unknown_scopes
-from demo_as.store import NewClient, Store, connection_store
+from demo_as.store import Store, connection_store
+from demo_as.unstored_rows import NewClient
 
 router = APIRouter(tags=["registration"], route_class=RegistrationErrorRoute)
 

@@ -4,9 +4,10 @@ authorization codes, grants, refresh tokens and access-token records.
 One ``Store`` wraps one request's database work: a Core ``Connection`` opened by the endpoint
 itself on the hot paths (``connection_store``: /token, /revoke, /authorize, /register;
 ``reading_store``: /introspect), a SQLModel session on the other routes (``get_store``, a
-dependency; routes take ``store: StoreDep``). Nothing is durable until the route calls
-``store.commit()`` - once, before it answers, so a client never sees a response whose rows a
-crash could lose and a request writes in one transaction.
+dependency; routes take ``store: StoreDep``); with SQLite, a writing endpoint running on the
+event loop gets the loop's own connection with its transaction begun (loop_writes.py). Nothing
+is durable until the route calls ``store.commit()`` - once, before it answers, so a client never
+sees a response whose rows a crash could lose and a request writes in one transaction.
 
 The queries are SQLAlchemy Core statements on the tables, built once (queries.py), which run the
 same on a connection and on a session, and return rows read by column name (``row.client_id``),
@@ -22,10 +23,8 @@ UPDATE/DELETE whose row count decides who won, so two concurrent requests cannot
 from __future__ import annotations
 
 import hmac
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -34,7 +33,6 @@ from sqlalchemy import Connection, Row, delete, func, select
 from sqlmodel import Session
 
 from demo_as import queries as q
-from demo_as.authorization_request import AuthorizationRequest
 from demo_as.browser_binding import bound_token_hash
 from demo_as.db import new_secret, now, secret_hash, session
 from demo_as.key_cache import VerificationKeys
@@ -42,104 +40,7 @@ from demo_as.keys import key_set
 from demo_as.loop_writes import loop_connection
 from demo_as.models import Client, ClientMetadataDocument, PendingAuthorization
 from demo_as.scopes import scope_union
-
-PENDING_TTL = 600  # seconds a user has for login + consent
-
-
-@dataclass(frozen=True)
-class IssuedTokens:
-    """What one token response writes: the access token's jti and expiry, and the new refresh
-    token (None when the client gets none)."""
-
-    jti: str
-    access_expires_at: int
-    refresh_token: str | None
-    refresh_ttl: int
-
-
-@dataclass(frozen=True)
-class NewGrant:
-    """A grant about to be stored (a ``Grant`` row's columns; a plain dataclass, as building the
-    SQLModel instance validated every field for nothing: the values come from a stored code)."""
-
-    id: str
-    client_id: str
-    username: str
-    scopes: list[str]
-    resource: str
-    created_at: int
-    revoked_at: None = None
-    revoked_reason: None = None
-
-    def row(self) -> dict[str, Any]:
-        """Its columns, for the Core ``insert``."""
-        return dict(self.__dict__)
-
-
-def new_grant(code: Row) -> NewGrant:
-    """The (not yet stored) grant the redemption of ``code`` (its row) creates."""
-    return NewGrant(
-        id=secrets.token_urlsafe(18),
-        client_id=code.client_id,
-        username=code.username,
-        scopes=code.scopes,
-        resource=code.resource,
-        created_at=now(),
-    )
-
-
-@dataclass(frozen=True)
-class NewPending:
-    """A validated authorization request not stored (yet): a ``PendingAuthorization`` row's
-    columns. Under auto-approve it is never stored; a plain dataclass, as an ORM-instrumented
-    model instance cost more to build than the request's checks."""
-
-    id: str
-    client_id: str
-    redirect_uri: str
-    state: str | None
-    scopes: list[str]
-    resource: str
-    code_challenge: str
-    expires_at: int
-    username: str | None = None
-    csrf_hash: str | None = None
-
-
-@dataclass(frozen=True)
-class NewClient:
-    """A registered client about to be stored: a ``Client`` row's columns (see ``NewPending``)."""
-
-    client_id: str
-    client_secret_hash: str | None
-    client_name: str | None
-    redirect_uris: list[str]
-    grant_types: list[str]
-    response_types: list[str]
-    token_endpoint_auth_method: str
-    scope: str | None
-    client_id_issued_at: int
-
-
-def pending_for(request: AuthorizationRequest) -> NewPending:
-    """The pending-request row of a validated authorization request (not yet stored)."""
-    return NewPending(
-        id=secrets.token_urlsafe(24),
-        client_id=request.client.client_id,
-        redirect_uri=request.redirect_uri,
-        state=request.state,
-        scopes=request.scopes,
-        resource=request.resource,
-        code_challenge=request.code_challenge,
-        expires_at=now() + PENDING_TTL,
-    )
-
-
-def model_row(model: Any) -> dict[str, Any]:
-    """A model instance's (or a ``New*`` dataclass's) columns, for a Core ``insert``."""
-    if isinstance(model, NewPending | NewClient):
-        return dict(model.__dict__)
-    return {name: getattr(model, name) for name in type(model).model_fields}
+from demo_as.unstored_rows import IssuedTokens, NewClient, NewGrant, NewPending, model_row
 
 
 class Store:
@@ -154,22 +55,10 @@ class Store:
     ) -> None:
         self.db = db
         self.verification_keys = verification_keys
-        # Refresh-token and grant rows read in this request, until it writes (``_read_once``).
-        self._read: dict[tuple[str, str], Row | None] = {}
 
     def commit(self) -> None:
         """End the request's transaction (call once, before answering)."""
-        self._read.clear()
         self.db.commit()
-
-    def _read_once(self, kind: str, key: str, statement: Any, values: dict[str, str]) -> Row | None:
-        """A row read at most once per request until the request writes: the lab's token hook
-        reads the presented refresh token and its grant through this store, then the route
-        does (hooks.refresh_token_status), and the second pair of SELECTs found the same
-        rows. Any write through the store forgets them."""
-        if (kind, key) not in self._read:
-            self._read[kind, key] = self.db.execute(statement, values).first()
-        return self._read[kind, key]
 
     # --- clients and keys -------------------------------------------------------------------
 
@@ -324,21 +213,18 @@ class Store:
         return self.db.execute(q.CODE_BY_HASH, {"code_hash": secret_hash(code)}).first()
 
     def grant(self, grant_id: str) -> Row | None:
-        return self._read_once("grant", grant_id, q.GRANT_BY_ID, {"grant_id": grant_id})
+        return self.db.execute(q.GRANT_BY_ID, {"grant_id": grant_id}).first()
 
     def revoke_grant(self, grant_id: str, reason: str) -> None:
         """Revoke a grant with every refresh and access token issued under it (OAuth 2.1
         draft-13 §4.1.3 code replay, §4.3.1 refresh reuse; RFC 7009 §2.1)."""
-        self._read.clear()
         values = {"b_grant_id": grant_id, "b_at": now(), "b_reason": reason}
         self.db.execute(q.REVOKE_GRANT, values)
         self.db.execute(q.REVOKE_GRANT_REFRESH_TOKENS, {"b_grant_id": grant_id})
         self.db.execute(q.REVOKE_GRANT_ACCESS_TOKENS, values)
 
     def find_refresh_token(self, token: str) -> Row | None:
-        token_hash = secret_hash(token)
-        values = {"token_hash": token_hash}
-        return self._read_once("refresh token", token_hash, q.REFRESH_TOKEN_BY_HASH, values)
+        return self.db.execute(q.REFRESH_TOKEN_BY_HASH, {"token_hash": secret_hash(token)}).first()
 
     def _add_issued(self, grant: Any, issued: IssuedTokens) -> None:
         self.db.execute(
@@ -386,7 +272,6 @@ class Store:
         and record its successor and the new access token, in one transaction. False when it
         was not active any more (a concurrent refresh won; rolled back, nothing written). A
         crash therefore leaves either the old token usable or the new one, never neither."""
-        self._read.clear()
         if self.db.execute(q.ROTATE_REFRESH_TOKEN, {"b_token_hash": old.token_hash}).rowcount != 1:
             self.db.rollback()
             return False

@@ -34,7 +34,8 @@ from demo_as.loop_writes import lab_probes_active
 from demo_as.parameters import TOKEN_PARAMETERS, no_store_json
 from demo_as.pkce import verifier_matches
 from demo_as.scopes import parse_scope, scope_exceeds
-from demo_as.store import IssuedTokens, NewGrant, Store, connection_store, new_grant
+from demo_as.store import Store, connection_store
+from demo_as.unstored_rows import IssuedTokens, NewGrant, new_grant
 
 
 class TokenResponse(BaseModel):

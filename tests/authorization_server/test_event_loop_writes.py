@@ -6,16 +6,23 @@ thread pool, with the usual busy timeout, when the wait is longer than ``LOCK_WA
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx2
+import pytest
 from authorization_server.as_toolbox import RESOURCE
 from harness.oauth_flow import issue_tokens, refresh
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import Response
 
 from demo_as import loop_writes
+from demo_as.db import create_db_engine
 
 
 def hold_write_lock(database: Path, seconds: float, held: threading.Event) -> threading.Thread:
@@ -73,3 +80,36 @@ def test_a_held_write_lock_delays_the_writes_not_the_other_requests(start_server
     assert results["refresh"].status_code == 200, results["refresh"].text
     assert results["refresh"].json()["refresh_token"] != tokens["refresh_token"]
     assert results["register"].status_code == 201, results["register"].text
+
+
+def test_inside_a_loop_write_a_second_connection_may_read_but_never_waits_to_write(tmp_path):
+    """While the loop holds SQLite's write lock, a write through the app's engine from the same
+    thread would wait for that thread itself (30 s busy timeout): it is refused at once."""
+    url = f"sqlite:///{tmp_path / 'demo_as.db'}"
+    engine = create_db_engine(url)
+    writer = loop_writes.create_event_loop_writer(url, "normal", engine)
+    assert writer is not None
+    app = SimpleNamespace(state=SimpleNamespace(event_loop_writer=writer))
+    request = Request({"type": "http", "app": app, "headers": [], "state": {}})
+    seen: dict[str, object] = {}
+
+    def handler(request: Request) -> Response:
+        connection = loop_writes.loop_connection(request)
+        assert connection is not None and connection.in_transaction()
+        with engine.connect() as other:
+            seen["read"] = other.execute(text("SELECT count(*) FROM client")).scalar()
+            started = time.monotonic()
+            with pytest.raises(loop_writes.WriteWouldWait):
+                other.execute(text("DELETE FROM client"))
+            seen["refused_after"] = time.monotonic() - started
+        return Response("ok")
+
+    response = asyncio.run(loop_writes.run_writing(request, True, handler))
+    assert response.body == b"ok"
+    assert seen["read"] == 0
+    assert seen["refused_after"] < 1.0
+    with engine.connect() as other:  # outside a loop write the same statement runs
+        other.execute(text("DELETE FROM client"))
+        other.commit()
+    writer.dispose()
+    engine.dispose()
