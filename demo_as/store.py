@@ -39,6 +39,7 @@ from demo_as.key_cache import VerificationKeys
 from demo_as.keys import key_set
 from demo_as.loop_writes import loop_connection
 from demo_as.models import Client, ClientMetadataDocument, PendingAuthorization
+from demo_as.revocation_reads import revoked
 from demo_as.scopes import scope_union
 from demo_as.unstored_rows import IssuedTokens, NewClient, NewGrant, NewPending, model_row
 
@@ -279,12 +280,9 @@ class Store:
         return True
 
     def access_token_revoked(self, jti: str) -> bool:
-        """True when the jti is unknown, revoked, or its grant is revoked (or gone)."""
-        found = self.db.execute(q.ACCESS_TOKEN_STATE, {"jti": jti}).first()
-        if found is None:
-            return True
-        record_revoked_at, grant_id, grant_revoked_at = found
-        return record_revoked_at is not None or grant_id is None or grant_revoked_at is not None
+        """True when the jti is unknown, revoked, or its grant is revoked (or gone): the rule
+        of ``revocation_reads.revoked``, read through this store's connection."""
+        return revoked(self.db.execute(q.ACCESS_TOKEN_STATE, {"jti": jti}).first())
 
     def revoke_access_token(self, jti: str) -> None:
         self.db.execute(q.REVOKE_ACCESS_TOKEN, {"b_jti": jti, "b_at": now()})
