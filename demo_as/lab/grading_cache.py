@@ -41,8 +41,10 @@ NEW_ROWS = select(*EVENTS.columns).where(
     EVENTS.c.client_id.in_(bindparam("client_ids", expanding=True)),
     EVENTS.c.id > bindparam("after_id"),
 )
-ALL_ROWS = select(*EVENTS.columns).where(
-    EVENTS.c.client_id.in_(bindparam("client_ids", expanding=True))
+ALL_ROWS = (
+    select(*EVENTS.columns)
+    .where(EVENTS.c.client_id.in_(bindparam("client_ids", expanding=True)))
+    .order_by(EVENTS.c.at, EVENTS.c.id)
 )
 COUNT_UP_TO = (
     select(EVENTS.c.client_id, func.count(EVENTS.c.id), func.min(EVENTS.c.id))
@@ -140,7 +142,7 @@ class StepsCache:
     def read_all(self, db: Any, client_ids: Iterable[str]) -> dict[str, ClientSteps]:
         fresh = {c: ClientSteps() for c in client_ids}
         rows = db.execute(ALL_ROWS, {"client_ids": list(fresh)}).all()
-        for row in sorted(rows, key=lambda r: (r.at, r.id)):
+        for row in rows:
             copy = fresh[row.client_id]
             copy.steps.append(step_of(row))
             copy.newest_id = max(copy.newest_id, int(row.id))

@@ -266,21 +266,6 @@ def client_rows(engine: Engine, client_id: str, after_id: int | None = None) -> 
         return list(connection.execute(query.order_by(table.c.at, table.c.id)).all())
 
 
-def rows_by_client(engine: Engine, client_ids: list[str]) -> dict[str, list[Any]]:
-    """The events of several clients at once (as ``client_rows``, one query), by client."""
-    table = LabEvent.__table__
-    query = (
-        select(*table.columns)
-        .where(table.c.client_id.in_(client_ids))
-        .order_by(table.c.client_id, table.c.at, table.c.id)
-    )
-    found: dict[str, list[Any]] = {client_id: [] for client_id in client_ids}
-    with engine.connect() as connection:
-        for row in connection.execute(query):
-            found[row.client_id].append(row)
-    return found
-
-
 def client_ids_seen(engine: Engine) -> list[tuple[str, tuple[int, int]]]:
     """Every attributed client, ordered by first seen, with its journal stamp (the number of
     its events and the largest id among them: they change whenever its events do)."""
