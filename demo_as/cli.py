@@ -47,7 +47,18 @@ def serve(values: dict[str, Any]) -> None:
     install_access_log_filter()
     install_server_log()
     skip_unused_record_fields()
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        # The client address is the TCP peer's: uvicorn would otherwise take it from an
+        # X-Forwarded-For header sent from 127.0.0.1, and every caller here is on loopback, so
+        # each could name a new source and pass the per-source registration rate (RFC 7591 §3,
+        # registration_bounds.py). Behind the workshop's TLS proxy every request counts as the
+        # proxy's (docs/security-model.md).
+        proxy_headers=False,
+    )
 
 
 app.command("serve")(settings_command(Settings, serve))

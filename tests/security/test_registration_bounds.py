@@ -12,6 +12,7 @@ import time
 import httpx2
 from harness.db_rows import count, unchanged
 from harness.oauth_flow import REDIRECT_URI, issue_tokens, register
+from harness.subprocess_servers import demo_as_process
 from sqlalchemy import text
 
 
@@ -114,3 +115,30 @@ def test_dashboard_shows_the_registration_bounds(make_stack, http) -> None:
     assert page.status_code == 200
     for shown in ("7 a minute", "11 (400 beyond)", "13 s", "4000 characters"):
         assert shown in page.text, shown
+
+
+def test_the_rate_is_per_connection_address_not_per_forwarded_header(tmp_path) -> None:
+    """The per-source rate counts the TCP peer's address: an ``X-Forwarded-For`` (or
+    ``Forwarded``) header from a caller does not make it a new source. uvicorn would trust those
+    headers from 127.0.0.1 by default, so ``demo-as`` serves with proxy headers off."""
+    server = demo_as_process(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'as.db'}",
+        resources=["http://127.0.0.1:8000/mcp"],
+        extra_args=["--registration-rate-per-minute", "2"],
+    )
+    server.start()
+    body = {"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none"}
+    try:
+        answers = [
+            httpx2.post(
+                f"{server.base_url}/register",
+                json=body,
+                headers={"X-Forwarded-For": f"203.0.113.{n}", "X-Forwarded-Proto": "https"},
+            )
+            for n in range(3)
+        ]
+    finally:
+        server.stop()
+    assert [answer.status_code for answer in answers] == [201, 201, 429], answers[-1].text
+    assert "127.0.0.1" in answers[-1].json()["error_description"]
