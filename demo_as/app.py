@@ -91,6 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Swagger UI needs scripts from a CDN, which our CSP (and offline workshops) forbid.
         docs_url=None,
         redoc_url=None,
+        # FastAPI's OpenTelemetry layer asks the OpenTelemetry API for its providers on every
+        # request (environment lookups) to learn that none is configured: 4 % of an
+        # introspection's CPU (bench/profiling.md §6). The AS exports no telemetry.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.engine = engine

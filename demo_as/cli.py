@@ -18,6 +18,7 @@ from demo_as.access_log import (
     install_access_log_filter,
     install_server_log,
     skip_unused_record_fields,
+    uvicorn_log_config,
 )
 from demo_as.settings import Settings
 from demo_as.settings_cli import settings_command
@@ -52,6 +53,7 @@ def serve(values: dict[str, Any]) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        log_config=uvicorn_log_config(),
         # The client address is the TCP peer's: uvicorn would otherwise take it from an
         # X-Forwarded-For header sent from 127.0.0.1, and every caller here is on loopback, so
         # each could name a new source and pass the per-source registration rate (RFC 7591 §3,

@@ -26,6 +26,7 @@ from demo_as.errors import NO_STORE, InvalidClient, InvalidRequest
 from demo_as.form_endpoints import FORM_ERROR_RESPONSES, FormEndpoint, FormParameters
 from demo_as.jwt_access_tokens import verified_access_token_claims
 from demo_as.lab import hooks as lab_hooks
+from demo_as.lab.journal import fingerprint
 from demo_as.parameters import TOKEN_QUESTION_PARAMETERS
 from demo_as.revocation_reads import EventLoopRevocationReads
 from demo_as.store import reading_store
@@ -77,9 +78,9 @@ def introspect(request: Request, form: FormParameters) -> Response:
     verified = signature_checked(request, token, at)
     # RFC 7662 §2.2: expired, revoked, foreign or malformed tokens are all "active": false.
     if verified is None or not verified.active_at(at) or revoked(request, verified):
-        lab_hooks.introspection(request, token, {"active": False})
+        lab_hooks.introspection(request, fingerprint(token), {"active": False})
         return no_store_answer(INACTIVE_ANSWER)
-    lab_hooks.introspection(request, token, verified.claims | {"active": True})
+    lab_hooks.introspection(request, verified.fingerprint, verified.claims | {"active": True})
     return no_store_answer(verified.answer)
 
 
@@ -96,7 +97,7 @@ def signature_checked(request: Request, token: str, at: int) -> VerifiedToken | 
     claims = verified_access_token_claims(token, keys, request.app.state.settings.issuer, at)
     if claims is None:
         return None
-    verified = verified_token(claims, keys)
+    verified = verified_token(claims, keys, fingerprint(token))
     state.verified_tokens.put(token, verified, at)
     return verified
 

@@ -46,13 +46,15 @@ ANSWER_CLAIMS = ("exp", "iat", "nbf", "sub", "aud", "iss", "jti")
 @dataclass(frozen=True)
 class VerifiedToken:
     """One of our tokens whose signature and static claims passed: its claims, the time window
-    they allow, and the JSON body of its active answer."""
+    they allow, the JSON body of its active answer, and its lab fingerprint (lab.journal:
+    computed once here rather than on every introspection the lab records)."""
 
     claims: dict[str, Any]
     valid_from: int | float
     expires_at: int | float
     keys: KeySet
     answer: bytes
+    fingerprint: str
 
     def active_at(self, at: int) -> bool:
         """joserfc's checks (``exp`` > now, ``nbf`` and ``iat`` ≤ now) made again for ``at``."""
@@ -75,10 +77,12 @@ def active_answer(claims: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
-def verified_token(claims: dict[str, Any], keys: KeySet) -> VerifiedToken:
+def verified_token(claims: dict[str, Any], keys: KeySet, fingerprint: str) -> VerifiedToken:
     """The entry for claims that passed every check with ``keys``."""
     starts = [claims[name] for name in ("nbf", "iat") if claims.get(name) is not None]
-    return VerifiedToken(claims, max(starts, default=0), claims["exp"], keys, active_answer(claims))
+    return VerifiedToken(
+        claims, max(starts, default=0), claims["exp"], keys, active_answer(claims), fingerprint
+    )
 
 
 def _key(token: str) -> bytes:

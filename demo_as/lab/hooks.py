@@ -365,12 +365,12 @@ def revoked_type(request: Request, token: str) -> str:
     return "access_token" if token.count(".") == 2 else "unknown"
 
 
-def introspection(request: Request, token: str, body: dict[str, Any]) -> None:
-    """RFC 7662 introspection by an RS, attributed to the token's client."""
+def introspection(request: Request, token_fingerprint: str, body: dict[str, Any]) -> None:
+    """RFC 7662 introspection by an RS, attributed to the token's client (the token named by its
+    ``journal.fingerprint``, which the route has: verified_tokens.VerifiedToken)."""
     if lab_of(request) is None:
         return
     client_id = body.get("client_id")
-    token_fingerprint = fingerprint(token)
     record(
         request,
         NewEvent(

@@ -1,6 +1,7 @@
 """The CLI lists every setting with its env var; settings parse env lists; OpenAPI is truthful;
 repeated form parameters are refused."""
 
+import re
 from pathlib import Path
 
 import httpx2
@@ -159,7 +160,16 @@ def test_the_command_serves_logs_each_refusal_in_one_line_and_keeps_noise_out(
     log = server.log_path.read_text()
     assert metadata.json()["issuer"] == server.base_url
     assert refused.status_code == 400 and report.status_code == 200, report.text
-    assert "GET /.well-known/oauth-authorization-server" in log
+    # uvicorn's access lines, word for word (access_log.AccessLineFormatter writes them).
+    assert re.search(
+        r'^INFO:     127\.0\.0\.1:\d+ - "GET /\.well-known/oauth-authorization-server HTTP/1\.1"'
+        r" 200 OK$",
+        log,
+        re.MULTILINE,
+    ), log
+    assert re.search(
+        r'^INFO:     127\.0\.0\.1:\d+ - "POST /token HTTP/1\.1" 400 Bad Request$', log, re.M
+    )
     refusal_lines = [line for line in log.splitlines() if "refused POST /token" in line]
     assert refusal_lines == [
         "INFO:     refused POST /token from an unidentified client: 400 unsupported_grant_type: "

@@ -61,3 +61,24 @@ def test_a_real_fault_is_a_500(server: AuthServer) -> None:
     )
     assert response.status_code == 500
     assert "active" not in response.text
+
+
+def test_a_form_sent_in_pieces_is_read_whole(server: AuthServer) -> None:
+    """form_endpoints.whole_body: a chunked body (no Content-Length, several ASGI messages)."""
+    client = server.register()
+    tokens = server.tokens_via_forms(client["client_id"])
+    form = f"token={tokens['access_token']}".encode()
+
+    def pieces():
+        yield from (form[i : i + 7] for i in range(0, len(form), 7))
+
+    response = server.http.post(
+        "/introspect",
+        content=pieces(),
+        headers={
+            "Authorization": f"Bearer {SECRET}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["active"] is True

@@ -157,7 +157,7 @@ def test_the_answer_is_what_the_response_model_renders() -> None:
 
 def _entry(keys: KeySet, expires_at: int, valid_from: int = 0):
     claims = {"iss": "i", "sub": "s", "exp": expires_at, "iat": valid_from, "jti": "j"}
-    return verified_token(claims, keys)
+    return verified_token(claims, keys, fingerprint="sha256:0123456789abcdef")
 
 
 def test_the_time_window_is_checked_as_joserfc_does() -> None:
