@@ -54,11 +54,14 @@ class AccessLineFormatter(AccessFormatter):
         status.value: f"{status.value} {status.phrase}" for status in http.HTTPStatus
     }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.direct = not self.use_colors and self._fmt == self.UVICORN_FORMAT
+
     def format(self, record: logging.LogRecord) -> str:
         args = record.args
         if (
-            self.use_colors
-            or self._fmt != self.UVICORN_FORMAT
+            not self.direct
             or record.exc_info
             or record.stack_info
             or not (isinstance(args, tuple) and len(args) == 5)

@@ -78,9 +78,10 @@ def introspect(request: Request, form: FormParameters) -> Response:
     verified = signature_checked(request, token, at)
     # RFC 7662 §2.2: expired, revoked, foreign or malformed tokens are all "active": false.
     if verified is None or not verified.active_at(at) or revoked(request, verified):
-        lab_hooks.introspection(request, fingerprint(token), {"active": False})
+        lab_hooks.introspection(request, token, {"active": False})
         return no_store_answer(INACTIVE_ANSWER)
-    lab_hooks.introspection(request, verified.fingerprint, verified.claims | {"active": True})
+    active = verified.claims | {"active": True}
+    lab_hooks.introspection(request, token, active, token_fingerprint=verified.fingerprint)
     return no_store_answer(verified.answer)
 
 

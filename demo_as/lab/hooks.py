@@ -373,12 +373,16 @@ def revoked_type(request: Request, token: str) -> str:
     return "access_token" if token.count(".") == 2 else "unknown"
 
 
-def introspection(request: Request, token_fingerprint: str, body: dict[str, Any]) -> None:
-    """RFC 7662 introspection by an RS, attributed to the token's client (the token named by its
-    ``journal.fingerprint``, which the route has: verified_tokens.VerifiedToken)."""
+def introspection(
+    request: Request, token: str, body: dict[str, Any], token_fingerprint: str | None = None
+) -> None:
+    """RFC 7662 introspection by an RS, attributed to the token's client. ``token_fingerprint``:
+    the token's ``journal.fingerprint`` when the route has it already
+    (verified_tokens.VerifiedToken), else it is computed here, only with the lab on."""
     if lab_of(request) is None:
         return
     client_id = body.get("client_id")
+    token_fingerprint = token_fingerprint or fingerprint(token)
     record(
         request,
         NewEvent(

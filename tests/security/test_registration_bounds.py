@@ -134,7 +134,11 @@ def test_the_rate_is_per_connection_address_not_per_forwarded_header(tmp_path) -
             httpx2.post(
                 f"{server.base_url}/register",
                 json=body,
-                headers={"X-Forwarded-For": f"203.0.113.{n}", "X-Forwarded-Proto": "https"},
+                headers={
+                    "X-Forwarded-For": f"203.0.113.{n}",
+                    "X-Forwarded-Proto": "https",
+                    "Forwarded": f"for=198.51.100.{n};proto=https",
+                },
             )
             for n in range(3)
         ]
