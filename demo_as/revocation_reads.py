@@ -7,10 +7,10 @@ grant revoked or gone (RFC 7009 §2.1: revoking a refresh token revokes its gran
 
 With SQLite, /introspect runs in the event loop (form_endpoints.py), and
 ``EventLoopRevocationReads`` runs that statement on one sqlite3 connection held for the process's
-life, through the driver:
-SQLAlchemy's checkout, execution context and result objects cost about twenty times the query
-(41 µs against 2 µs on this machine; bench/profiling.md §4b). The statement is the prebuilt Core
-one, compiled once for SQLite. Each read is a statement of its own outside any transaction
+life, through the driver (sqlite_statements.py): SQLAlchemy's checkout, execution context and
+result objects cost about twenty times the query (41 µs against 2 µs on this machine;
+bench/profiling.md §4b). The statement is the prebuilt Core one, compiled once for SQLite. Each
+read is a statement of its own outside any transaction
 (Python's sqlite3 opens none for a SELECT) and runs to completion, so it reads the latest commit
 of every process sharing the database (WAL: a reader never waits for a writer), and it holds no
 snapshot between requests. Other databases read through the request's Core connection
@@ -22,11 +22,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 
 from demo_as import queries as q
+from demo_as.sqlite_statements import compiled, run
 
 
 def revoked(state: Any) -> bool:
@@ -46,19 +45,15 @@ class EventLoopRevocationReads:
         self._engine = engine
         self._pooled: Any = None
         self._driver: sqlite3.Connection | None = None
-        self._sql = str(q.ACCESS_TOKEN_STATE.compile(dialect=sqlite.dialect(paramstyle="named")))
+        self._statement = compiled(q.ACCESS_TOKEN_STATE)
 
     def access_token_revoked(self, jti: str) -> bool:
         if self._driver is None:
             self._pooled = self._engine.raw_connection()
             self._driver = self._pooled.driver_connection
-        try:
-            rows = self._driver.execute(self._sql, {"jti": jti}).fetchall()
-        except sqlite3.OperationalError as error:
-            # The same exception SQLAlchemy raises, so errors.py answers it as from any read
-            # (a locked database is a 503, anything else a 500).
-            raise OperationalError(self._sql, {}, error) from error
-        return revoked(rows[0] if rows else None)
+        # A sqlite3 error is raised as SQLAlchemy's, so errors.py answers it as from any read
+        # (a locked database is a 503, anything else a 500).
+        return revoked(run(self._driver, self._statement, {"jti": jti}).first())
 
     def close(self) -> None:
         if self._pooled is not None:

@@ -5,7 +5,8 @@ One ``Store`` wraps one request's database work: a Core ``Connection`` opened by
 itself on the hot paths (``connection_store``: /token, /revoke, /authorize, /register;
 ``reading_store``: /introspect), a SQLModel session on the other routes (``get_store``, a
 dependency; routes take ``store: StoreDep``); with SQLite, a writing endpoint running on the
-event loop gets the loop's own connection with its transaction begun (loop_writes.py). Nothing
+event loop gets the loop's own connection with its transaction begun (loop_writes.py), whose
+prebuilt statements run on the sqlite3 driver (sqlite_statements.py). Nothing
 is durable until the route calls ``store.commit()`` - once, before it answers, so a client never
 sees a response whose rows a crash could lose and a request writes in one transaction.
 
@@ -41,6 +42,7 @@ from demo_as.loop_writes import loop_connection
 from demo_as.models import Client, ClientMetadataDocument, PendingAuthorization
 from demo_as.revocation_reads import revoked
 from demo_as.scopes import scope_union
+from demo_as.sqlite_statements import DriverConnection
 from demo_as.unstored_rows import IssuedTokens, NewClient, NewGrant, NewPending, model_row
 
 
@@ -52,7 +54,9 @@ class Store:
     off the request path (the lab's writer, the CIMD cache) leave it out."""
 
     def __init__(
-        self, db: Connection | Session, verification_keys: VerificationKeys | None = None
+        self,
+        db: Connection | DriverConnection | Session,
+        verification_keys: VerificationKeys | None = None,
     ) -> None:
         self.db = db
         self.verification_keys = verification_keys
@@ -300,7 +304,8 @@ def connection_store(request: Request) -> Iterator[Store]:
     the request, returned to the pool at the end; uncommitted work is rolled back. A request
     running on the event loop (loop_writes.run_writing) uses the transaction begun for it."""
     if (connection := loop_connection(request)) is not None:
-        yield Store(connection, request.app.state.verification_keys)
+        # SQLite on the event loop: the prebuilt statements run on its driver (sqlite_statements.py)
+        yield Store(DriverConnection(connection), request.app.state.verification_keys)
         return
     with request.app.state.engine.connect() as connection:
         yield Store(connection, request.app.state.verification_keys)
