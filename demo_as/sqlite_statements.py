@@ -1,5 +1,5 @@
-"""The store's prebuilt statements (queries.py) run on SQLite's own driver, for the requests on
-the event loop.
+"""Prebuilt statements (queries.py, the lab journal's) run on SQLite's own driver, for the
+requests on the event loop and the lab's journal writer.
 
 A request on the event loop (loop_writes.py) runs a dozen statements through one SQLite
 connection. Through SQLAlchemy's ``Connection.execute`` each one paid for an execution context,
@@ -7,8 +7,9 @@ its parameters' processing and a result object: more than the SQL itself, about 
 new client's first token on this machine (bench/profiling.md §7). ``DriverConnection`` runs the
 same statements on the connection's ``sqlite3`` driver instead:
 
-* **The SQL is SQLAlchemy's.** Each statement of queries.py is compiled once, for SQLite with
-  named parameters, the first time it runs; nothing here writes SQL.
+* **The SQL is SQLAlchemy's.** Each prebuilt statement is compiled once, for SQLite with
+  named parameters, the first time it runs (an ``IN`` of a constant list expanded as
+  SQLAlchemy expands it); nothing here writes SQL.
 * **The values are SQLAlchemy's.** Parameters and result columns go through the converters of
   their column types as SQLAlchemy would run them (the JSON columns: ``json.dumps`` in,
   ``json.loads`` out); a constant in a statement (``status = 'active'``) is its compiled value.
@@ -20,10 +21,13 @@ same statements on the connection's ``sqlite3`` driver instead:
   connection has begun, and ``commit``/``rollback`` go through SQLAlchemy, which keeps its own
   state of that transaction.
 
-Any other statement (one built per call, e.g. housekeeping's purges) and a prebuilt ``INSERT``
-given other columns than all of its table's go through SQLAlchemy unchanged. Used only on the
-event loop's own connections (loop_writes.EventLoopWriter, revocation_reads.py): the app's
-engine keeps SQLAlchemy's path and its ``before_cursor_execute`` guard (loop_writes.py).
+Any other statement (one built per call, e.g. housekeeping's purges; an ``IN`` whose list the
+caller gives) and a prebuilt ``INSERT`` given other columns than all of its table's (but an
+autoincrement key) go through SQLAlchemy unchanged. Used on the event
+loop's own connections (loop_writes.EventLoopWriter, revocation_reads.py) and by the lab's
+journal writer on its thread (lab/journal.py, which ``register``s its statements); the requests
+in the thread pool keep SQLAlchemy's path and its ``before_cursor_execute`` guard
+(loop_writes.py), which only the event loop's thread needs.
 """
 
 from __future__ import annotations
@@ -43,11 +47,18 @@ from demo_as import queries
 
 DIALECT = sqlite.dialect(paramstyle="named")
 
-# The statements this module may run: the ones built once at import (queries.py). They live as
-# long as the process, so their ids never name another object.
+# The statements this module may run: the ones built once at import, queries.py's and those a
+# module ``register``s (the lab's journal). They live as long as the process, so their ids never
+# name another object.
 PREBUILT: dict[int, Executable] = {
     id(value): value for value in vars(queries).values() if isinstance(value, Executable)
 }
+
+
+def register(*statements: Executable) -> None:
+    """Let ``statements`` (module-level: built once, kept for the process's life) run on the
+    driver too."""
+    PREBUILT.update((id(statement), statement) for statement in statements)
 
 
 @dataclass
@@ -56,8 +67,8 @@ class CompiledStatement:
 
     sql: str
     required: frozenset[str]  # the parameters the caller must give, no more, no fewer
-    constants: dict[str, Any]  # values compiled into the statement (``status = 'active'``)
-    bind_converters: tuple[tuple[str, Callable[[Any], Any]], ...]
+    constants: dict[str, Any]  # values compiled in (``status = 'active'``), converted
+    bind_converters: tuple[tuple[str, Callable[[Any], Any]], ...]  # of the required ones
     returns_rows: bool
     result_converters: tuple[tuple[int, Callable[[Any], Any]], ...]
     # Its rows' type, named as SQLAlchemy names them: by the result columns of the SQL
@@ -65,44 +76,69 @@ class CompiledStatement:
     row_type: Any = None
 
 
+class NotOnTheDriver(ValueError):
+    """A statement this module does not run: an ``IN`` whose list the caller gives."""
+
+
 def compiled(statement: Executable) -> CompiledStatement:
-    """``statement`` compiled for SQLite, with its columns' type converters."""
-    compiled_statement = statement.compile(dialect=DIALECT)
-    binds = compiled_statement.binds
-    required = frozenset(name for name in compiled_statement.params if binds[name].required)
-    constants = {
-        name: value for name, value in compiled_statement.params.items() if name not in required
-    }
+    """``statement`` compiled for SQLite, with its columns' type converters. An ``INSERT``
+    takes every column of its table but an autoincrement key (the database numbers the row);
+    an ``IN`` of a constant list (``kind IN ('challenge', ...)``) is expanded once, as
+    SQLAlchemy expands it at each execution."""
+    column_keys = None
+    if getattr(statement, "is_insert", False):
+        table = statement.table  # type: ignore[attr-defined]
+        column_keys = [c.key for c in table.columns if c is not table.autoincrement_column]
+    compiled_statement = statement.compile(dialect=DIALECT, column_keys=column_keys)
+    binds, params = compiled_statement.binds, compiled_statement.params
+    required = frozenset(name for name in params if binds[name].required)
+    if any(binds[name].expanding for name in required):
+        raise NotOnTheDriver(f"an IN list given at each call: {sorted(required)}")
+    sql, constants = compiled_statement.string, dict(params)
+    if any(binds[name].expanding for name in params):
+        expanded = compiled_statement.construct_expanded_state(
+            {**params, **dict.fromkeys(required)}
+        )
+        sql, constants = expanded.statement, dict(expanded.parameters)
+
+    def converter(name: str) -> Callable[[Any], Any] | None:
+        bind = binds[name] if name in binds else binds[name.rsplit("_", 1)[0]]  # kind_1_2
+        return bind.type.dialect_impl(DIALECT).bind_processor(DIALECT)
+
+    for name in list(constants):
+        if name in required:
+            del constants[name]
+        elif (convert := converter(name)) is not None:
+            constants[name] = convert(constants[name])  # converted once, here
     bind_converters = tuple(
-        (name, converter)
-        for name in compiled_statement.params
-        if (converter := binds[name].type.dialect_impl(DIALECT).bind_processor(DIALECT))
+        (name, convert) for name in sorted(required) if (convert := converter(name)) is not None
     )
     columns = list(getattr(statement, "selected_columns", []))
     result_converters = tuple(
-        (index, converter)
+        (index, convert)
         for index, column in enumerate(columns)
-        if (converter := column.type.dialect_impl(DIALECT).result_processor(DIALECT, None))
+        if (convert := column.type.dialect_impl(DIALECT).result_processor(DIALECT, None))
     )
     return CompiledStatement(
-        compiled_statement.string,
-        required,
-        constants,
-        bind_converters,
-        bool(columns),
-        result_converters,
+        sql, required, constants, bind_converters, bool(columns), result_converters
     )
 
 
-_COMPILED: dict[int, CompiledStatement] = {}
+_COMPILED: dict[int, CompiledStatement | None] = {}
 
 
 def compiled_prebuilt(statement: Executable) -> CompiledStatement | None:
-    """The compiled form of a statement of queries.py (compiled on first use), else None."""
+    """The compiled form of a prebuilt statement (compiled on first use), else None."""
     key = id(statement)
-    found = _COMPILED.get(key)
-    if found is None and key in PREBUILT:
-        found = _COMPILED[key] = compiled(PREBUILT[key])
+    if key in _COMPILED:
+        return _COMPILED[key]
+    if key not in PREBUILT:
+        return None
+    try:
+        found: CompiledStatement | None = compiled(PREBUILT[key])
+    except NotOnTheDriver:
+        found = None  # SQLAlchemy runs it
+    _COMPILED[key] = found
     return found
 
 
@@ -140,8 +176,16 @@ class DriverConnection:
         self.connection = connection
         self.driver: sqlite3.Connection = connection.connection.driver_connection  # type: ignore[assignment]
 
-    def execute(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Any:
+    def execute(
+        self,
+        statement: Executable,
+        parameters: Mapping[str, Any] | list[dict[str, Any]] | None = None,
+    ) -> Any:
         found = compiled_prebuilt(statement)
+        if isinstance(parameters, list):  # executemany: one row of values each
+            if found is None or any(row.keys() != found.required for row in parameters):
+                return self.connection.execute(statement, parameters)
+            return run_many(self.driver, found, parameters)
         given = parameters or {}
         if found is None or given.keys() != found.required:
             return self.connection.execute(statement, parameters)
@@ -154,11 +198,27 @@ class DriverConnection:
         self.connection.rollback()
 
 
-def run(driver: sqlite3.Connection, found: CompiledStatement, given: Mapping[str, Any]) -> Any:
-    """Execute ``found`` with ``given`` on ``driver``: a ``DriverResult``."""
+def bound(found: CompiledStatement, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The values ``found`` is executed with: ``given`` and its constants, converted."""
     values = {**found.constants, **given} if found.constants else dict(given)
     for name, converter in found.bind_converters:
         values[name] = converter(values[name])
+    return values
+
+
+def run_many(driver: sqlite3.Connection, found: CompiledStatement, rows: list[Any]) -> Any:
+    """Execute ``found`` (a statement returning no rows) once per row of values."""
+    values = [bound(found, row) for row in rows]
+    try:
+        cursor = driver.executemany(found.sql, values)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(found.sql, values, error, sqlite3.Error) from error
+    return DriverResult([], cursor.rowcount)
+
+
+def run(driver: sqlite3.Connection, found: CompiledStatement, given: Mapping[str, Any]) -> Any:
+    """Execute ``found`` with ``given`` on ``driver``: a ``DriverResult``."""
+    values = bound(found, given)
     try:
         cursor = driver.execute(found.sql, values)
         raw = cursor.fetchall() if found.returns_rows else []

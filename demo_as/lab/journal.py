@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from demo_as.db import session
 from demo_as.lab.models import CLIENT_ID_LENGTH, LabEvent
+from demo_as.sqlite_statements import DriverConnection, register
 
 EVENTS = LabEvent.__table__  # Core: the journal writes plain rows (write_events says why)
 
@@ -146,19 +147,24 @@ def write_events(engine: Engine, limits: JournalLimits | None, events: list[NewE
     """Store ``events`` in one transaction, attribute by inference, apply retention (unless
     ``limits`` is None: the next write applies it); returns how many were stored.
 
-    One multi-row INSERT of plain rows through SQLAlchemy Core, not one ORM object per event
-    (nor the ORM's bulk insert, which still builds a command per row): a busy RS reports
-    hundreds of events a second, and the ORM cost the AS more than everything else it did for
-    them."""
+    One multi-row INSERT of plain rows, not one ORM object per event (nor the ORM's bulk
+    insert, which still builds a command per row): a busy RS reports hundreds of events a
+    second, and the ORM cost the AS more than everything else it did for them. With SQLite the
+    statements run on the driver (sqlite_statements.py): through SQLAlchemy's execution layer
+    an event cost about 48 µs of CPU in a batch of 50, on the driver about 40 µs (SQLite's own
+    INSERT with its three indexes and the JSON about 16 µs; bench/profiling.md §7)."""
     if not events:
         return 0
     rows = [row_of(e) for e in events]
-    with engine.begin() as db:
+    with engine.begin() as connection:
+        # SQLite: the statements below run on its driver (sqlite_statements.py): SQLAlchemy's
+        # execution layer cost more per event than the INSERT itself.
+        db: Any = DriverConnection(connection) if engine.dialect.name == "sqlite" else connection
         shown = [r for r in rows if r["client_id"] is not None and r["kind"] in SHOWS_CLIENT_KINDS]
         for row in rows:
             if row["client_id"] is None and row["kind"] in INFERABLE_KINDS:
                 infer_from_later(db, row, shown)
-        db.execute(EVENTS.insert(), rows)
+        db.execute(INSERT_EVENTS, rows)
         if shown and unattributed_between(
             db, min(r["at"] for r in shown), max(r["at"] for r in shown)
         ):
@@ -207,6 +213,9 @@ ATTRIBUTE = (
     .where(UNATTRIBUTED, EVENTS.c.at >= bindparam("low"), EVENTS.c.at <= bindparam("high"))
     .values(client_id=bindparam("shown_client"), attribution="inferred")
 )
+INSERT_EVENTS = insert(EVENTS)
+DELETE_OLDER = delete(EVENTS).where(EVENTS.c.at < bindparam("before"))
+register(LATER_SHOWN, ANY_UNATTRIBUTED, ATTRIBUTE, INSERT_EVENTS, DELETE_OLDER)
 
 
 def infer_from_later(db: Connection, row: dict[str, Any], batch: list[dict[str, Any]]) -> None:
@@ -241,7 +250,7 @@ def prune(
 ) -> None:
     """Retention by age and by count (ids grow with insertion)."""
     if by_age:
-        db.execute(delete(EVENTS).where(EVENTS.c.at < time.time() - limits.max_age_seconds))
+        db.execute(DELETE_OLDER, {"before": time.time() - limits.max_age_seconds})
     if not by_count:
         return
     boundary = db.execute(

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from demo_as import queries as q
 from demo_as.db import create_db_engine
 from demo_as.errors import database_busy
+from demo_as.lab import journal
 from demo_as.loop_writes import create_event_loop_writer
 from demo_as.sqlite_statements import PREBUILT, DriverConnection
 
@@ -93,6 +94,16 @@ ROWS: dict[Any, dict[str, Any]] = {
     },
     q.SIGNING_KEYS: {"kid": "kid-a", "private_jwk": {"kty": "EC", "crv": "P-256"}, "created_at": 1},
 }
+ROWS[journal.EVENTS] = {
+    "at": 50.0,
+    "server": "rs",
+    "kind": "challenge",
+    "client_id": None,
+    "attribution": None,
+    "token_fingerprint": None,
+    "summary": "401 without a token",
+    "detail": {"status": 401, "resource": "http://127.0.0.1:8000/mcp"},
+}
 ROWS[q.PENDING_ERRORS] = {
     "pending_id": "pending-a",
     "error": "invalid_scope",
@@ -122,9 +133,19 @@ PARAMETERS = {
     "b_token_hash": "refresh-a",
     "b_jti": "jti-a",
     "b_at": 7,
+    "low": 40.0,  # the journal's windows (lab/journal.py)
+    "high": 60.0,
+    "shown_client": "client-a",
+    "before": 60.0,
 }
 
-NAMES = sorted(name for name, value in vars(q).items() if id(value) in PREBUILT)
+# Every statement the driver may run: queries.py's and those the lab's journal registers.
+STATEMENTS = {
+    f"{module.__name__.rsplit('.', 1)[-1]}.{name}": value
+    for module in (q, journal)
+    for name, value in vars(module).items()
+    if id(value) in PREBUILT
+}
 
 
 def populated(path: Path) -> str:
@@ -143,7 +164,7 @@ def parameters_for(statement: Any) -> dict[str, Any]:
     if statement.is_insert:
         row = dict(ROWS[table])
         key = next(iter(table.primary_key.columns)).name
-        if table is not q.PENDING_ERRORS:  # its key must name a stored pending request
+        if table not in (q.PENDING_ERRORS, journal.EVENTS):  # (a stored pending request; an id)
             row[key] = f"{row[key]}-new"
         if table is q.CONSENTS:
             row["client_id"] = "client-a-new"
@@ -152,7 +173,7 @@ def parameters_for(statement: Any) -> dict[str, Any]:
     return {name: PARAMETERS[name] for name in names if name in PARAMETERS}
 
 
-def outcome(connection: Connection | DriverConnection, statement: Any, params: dict) -> Any:
+def outcome(connection: Connection | DriverConnection, statement: Any, params: Any) -> Any:
     """What the statement returned (rows with their names, or the row count) or raised."""
     try:
         result = connection.execute(statement, params)
@@ -170,10 +191,12 @@ def stored_bytes(path: Path) -> dict[str, list[tuple]]:
         return {t: db.execute(f'SELECT * FROM "{t}" ORDER BY rowid').fetchall() for t in tables}
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(STATEMENTS))
 def test_a_prebuilt_statement_runs_on_the_driver_as_through_sqlalchemy(tmp_path, name) -> None:
-    statement = getattr(q, name)
+    statement = STATEMENTS[name]
     params = parameters_for(statement)
+    if statement is journal.INSERT_EVENTS:  # the journal writes its batches with executemany
+        params = [params, {**params, "kind": "mcp-request", "detail": {"method": "tools/list"}}]
     through_sqlalchemy = populated(tmp_path / "a.db")
     shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
 
