@@ -12,14 +12,11 @@ from demo_as.lab.grading import Context
 from demo_as.lab.journal import NewEvent
 from demo_as.lab.probes import take_probe
 from demo_as.lab.report import CAN_FAIL, grade, may_fail_a_rule
-from demo_as.lab.runtime import LabRuntime, logger
+from demo_as.lab.runtime import SETTLE_SECONDS, LabRuntime, logger
 from demo_as.lab.steps import Step, Verdict
 
 MAX_LOGGED = 10000
 GRADE_CHUNK = 200  # clients read in one query by a grading pass
-# How long after a step the log lines grade it: the RS's report interval (0.5 s), its POST
-# and the journal writer's linger (runtime.JournalWriter.LINGER), with room to spare.
-SETTLE_SECONDS = 2.0
 
 
 def lab_of(request: Request) -> LabRuntime | None:

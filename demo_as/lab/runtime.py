@@ -21,6 +21,10 @@ from demo_as.settings import Settings
 
 logger = logging.getLogger("demo_as.lab")
 PROBE_CHECK = 1.0
+# How long after a step the log lines grade it: the RS's report interval (0.5 s), its POST
+# and the journal writer's linger (JournalWriter.LINGER), with room to spare.
+# recorder.settled_steps says why.
+SETTLE_SECONDS = 2.0
 
 
 class Grader:
@@ -39,8 +43,9 @@ class Grader:
     the pause costs it little.
 
     ``grade`` returns the clients it could not grade to the end yet (steps too recent to judge:
-    recorder.SETTLE_SECONDS says why), each with the wall-clock time from which it can: the
-    thread grades them again then (``deferred``), without a new event asking for it."""
+    ``SETTLE_SECONDS`` says why), each with the wall-clock time from which it can: the thread
+    grades them again then (``deferred``), without a new event asking for it. A client whose
+    new steps are all that recent is deferred so from the start."""
 
     PAUSE = 1.0
     REST_FACTOR = 9.0
@@ -55,11 +60,20 @@ class Grader:
         self.closed = threading.Event()
         self.grading = threading.Lock()  # held for a pass: close() waits for it to end
 
-    def schedule(self, client_ids: set[str]) -> None:
+    def schedule(self, newest: dict[str, float]) -> None:
+        """Grade these clients, each given the time of its newest new step: at the next pass,
+        or, while that step is too recent to be judged (``SETTLE_SECONDS``), once it can be
+        (a pass before then would grade nothing new). A clock ahead of ours counts as now."""
+        now = time.time()
         with self.wake:
             if self.closed.is_set():
                 return
-            self.pending |= client_ids
+            for client_id, at in newest.items():
+                ready = min(at, now) + SETTLE_SECONDS
+                if ready <= now:
+                    self.pending.add(client_id)
+                else:  # the earliest due wins: a busy client is not put off for ever
+                    self.deferred[client_id] = min(ready, self.deferred.get(client_id, ready))
             if self.thread is None:
                 self.thread = threading.Thread(target=self.run, name="lab-grader", daemon=True)
                 self.thread.start()
@@ -201,7 +215,11 @@ class JournalWriter:
             batch = self.next_batch()
             try:
                 write_events(self.engine, self.limits, merge_repeats(batch))
-                self.grader.schedule({e.client_id for e in batch if e.client_id and e.graded})
+                newest: dict[str, float] = {}
+                for event in batch:
+                    if event.client_id and event.graded:
+                        newest[event.client_id] = max(event.at, newest.get(event.client_id, 0.0))
+                self.grader.schedule(newest)
             except Exception:  # the journal must never stop; this batch is lost
                 logger.exception("lab: could not journal %d event(s)", len(batch))
             finally:
