@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+
+import pytest
 
 from demo_as.lab.runtime import SETTLE_SECONDS, Grader
 
+Recorded = tuple[Grader, list[tuple[float, set[str]]], threading.Event]
 
-def recording_grader() -> tuple[Grader, list[tuple[float, set[str]]], threading.Event]:
+
+@pytest.fixture
+def recorded() -> Iterator[Recorded]:
+    """A grader whose passes are recorded: (when, the clients it was given)."""
     grader = Grader()
     grader.PAUSE = 0.05
     passes: list[tuple[float, set[str]]] = []
@@ -23,40 +30,34 @@ def recording_grader() -> tuple[Grader, list[tuple[float, set[str]]], threading.
         return {}
 
     grader.grade = grade
-    return grader, passes, graded
+    yield grader, passes, graded
+    grader.close()
 
 
-def test_a_settled_step_is_graded_at_once() -> None:
-    grader, passes, graded = recording_grader()
-    try:
-        grader.schedule({"client-a": time.time() - SETTLE_SECONDS - 1})
-        assert graded.wait(1.0)
-        assert passes[0][1] == {"client-a"}
-    finally:
-        grader.close()
+def test_a_settled_step_is_graded_at_once(recorded: Recorded) -> None:
+    grader, passes, graded = recorded
+    grader.schedule({"client-a": time.time() - SETTLE_SECONDS - 1})
+    assert graded.wait(1.0)
+    assert passes[0][1] == {"client-a"}
 
 
-def test_a_recent_step_is_graded_once_it_has_settled_and_not_before() -> None:
-    grader, passes, graded = recording_grader()
-    try:
-        at = time.time()
-        grader.schedule({"client-a": at})
-        assert graded.wait(SETTLE_SECONDS + 2.0)
-        assert len(passes) == 1
-        assert passes[0][0] >= at + SETTLE_SECONDS
-        assert passes[0][1] == {"client-a"}
-    finally:
-        grader.close()
+def test_a_recent_step_is_graded_once_it_has_settled_and_not_before(recorded: Recorded) -> None:
+    grader, passes, graded = recorded
+    at = time.time()
+    grader.schedule({"client-a": at})
+    assert graded.wait(SETTLE_SECONDS + 2.0)
+    assert len(passes) == 1
+    assert passes[0][0] >= at + SETTLE_SECONDS
+    assert passes[0][1] == {"client-a"}
 
 
-def test_a_client_whose_steps_keep_coming_is_graded_within_the_settling_time() -> None:
-    grader, passes, graded = recording_grader()
-    try:
-        first = time.time()
-        while not graded.is_set() and time.time() < first + SETTLE_SECONDS + 2.0:
-            grader.schedule({"client-a": time.time()})  # a new step every 50 ms
-            time.sleep(0.05)
-        assert graded.is_set()
-        assert passes[0][0] < first + SETTLE_SECONDS + 1.0
-    finally:
-        grader.close()
+def test_a_client_whose_steps_keep_coming_is_graded_within_the_settling_time(
+    recorded: Recorded,
+) -> None:
+    grader, passes, graded = recorded
+    first = time.time()
+    while not graded.is_set() and time.time() < first + SETTLE_SECONDS + 2.0:
+        grader.schedule({"client-a": time.time()})  # a new step every 50 ms
+        time.sleep(0.05)
+    assert graded.is_set()
+    assert passes[0][0] < first + SETTLE_SECONDS + 1.0
