@@ -40,7 +40,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.sql import Executable
 
 from demo_as import queries
@@ -143,7 +143,7 @@ def compiled_prebuilt(statement: Executable) -> CompiledStatement | None:
 
 
 class DriverResult:
-    """What ``Connection.execute`` returns, for the parts the store reads: the rows
+    """What ``Connection.execute`` returns, for the parts its callers read: the rows
     (``first``, ``all``, ``scalar``, ``scalar_one``, ``scalars().all()``) and ``rowcount``."""
 
     def __init__(self, rows: list[Any], rowcount: int) -> None:
@@ -160,8 +160,10 @@ class DriverResult:
         return self._rows[0][0] if self._rows else None
 
     def scalar_one(self) -> Any:
-        if len(self._rows) != 1:
-            raise LookupError(f"expected one row, got {len(self._rows)}")
+        if not self._rows:
+            raise NoResultFound("No row was found when one was required")
+        if len(self._rows) > 1:
+            raise MultipleResultsFound("Multiple rows were found when exactly one was required")
         return self._rows[0][0]
 
     def scalars(self) -> DriverResult:
