@@ -74,9 +74,9 @@ async def first_token_figures(
             "as_first_token_cpu_vs_peer",
             "our AS CPU per first token ÷ the peer AS's (5 requests there)",
         ),
-        "See Profile §4c below: ours writes each step to SQLite (14 statements and 3 commits "
-        "per first token through SQLAlchemy, about a fifth of its CPU) and sends its answers "
-        "through its middleware (another fifth); the peer keeps everything in dicts.",
+        "See Profile §7 below: ours stores each step durably (14 statements and 3 commits per "
+        "first token, on the sqlite3 driver), signs an ES256 JWT (RFC 9068) and journals and "
+        "grades the client for the lab; the peer keeps opaque tokens in dicts.",
     )
     detail_sides(report, "first token", sides)
 
@@ -95,9 +95,9 @@ async def introspection_figures(
         sides,
         ("as_introspect_cpu_ms", INTROSPECT_MEANING, 3),
         ("as_introspect_cpu_vs_peer", "our AS CPU per /introspect ÷ the peer AS's"),
-        "See Profile §4b below: ours reads revocation in the database on every call (RFC 7662 "
-        "§2.2), sends six more response headers (no-store, security headers) and journals the "
-        "introspection for the lab; the peer looks an opaque token up in a dict.",
+        "See Profile §4b and §7 below: ours reads revocation in the database on every call "
+        "(RFC 7662 §2.2), sends six more response headers (no-store, security headers) and "
+        "journals the introspection for the lab; the peer looks an opaque token up in a dict.",
     )
     detail_sides(report, "introspection", sides)
 
