@@ -3,8 +3,8 @@ requests on the event loop and the lab's journal writer.
 
 A request on the event loop (loop_writes.py) runs a dozen statements through one SQLite
 connection. Through SQLAlchemy's ``Connection.execute`` each one paid for an execution context,
-its parameters' processing and a result object: more than the SQL itself, about a fifth of a
-new client's first token on this machine (bench/profiling.md §7). ``DriverConnection`` runs the
+its parameters' processing and a result object: more than the SQL itself, a quarter of the
+samples of a new client's first token (bench/profiling.md §7). ``DriverConnection`` runs the
 same statements on the connection's ``sqlite3`` driver instead:
 
 * **The SQL is SQLAlchemy's.** Each prebuilt statement is compiled once, for SQLite with
