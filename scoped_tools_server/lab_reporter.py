@@ -292,6 +292,11 @@ class LabReporter:
             logger.warning(message)
 
 
+# One encoder for every event: ``json.dumps`` with any non-default option builds a new encoder
+# per call, which was half the cost of encoding an event (6.6 against 3.6 µs).
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def _encoded(value: Any) -> str:
     """Compact JSON, ASCII only (so its length is its size in bytes)."""
-    return json.dumps(value, separators=(",", ":"))
+    return _COMPACT_JSON.encode(value)
