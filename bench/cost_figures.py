@@ -152,10 +152,17 @@ class OurIntrospect:
 
 
 async def as_first_token(
-    auth: ServerProcess, resource: str, peer: PeerStack | None, sizes: CostSizes
+    auth: ServerProcess,
+    resource: str,
+    peer: PeerStack | None,
+    sizes: CostSizes,
+    no_lab: ServerProcess | None = None,
 ) -> list[Side]:
-    """AS CPU per new client's first token, 4 clients at a time, ours and the peer's."""
+    """AS CPU per new client's first token, 4 clients at a time: ours, then (``no_lab``) an AS of
+    this build with ``--no-lab``, then the peer's, all in one alternation."""
     sides = [Side("our AS", OurFirstToken(auth.base_url, resource), [auth])]
+    if no_lab is not None:
+        sides.append(Side("our AS --no-lab", OurFirstToken(no_lab.base_url, resource), [no_lab]))
     if peer is not None:
         peer_resource = f"{peer.rs.base_url}/mcp"
         sides.append(
