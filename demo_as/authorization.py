@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from demo_as import field_limits
 from demo_as.authorization_request import validate_authorization_request
-from demo_as.authorization_response import authorization_redirect_url
+from demo_as.authorization_response import authorization_redirect
 from demo_as.browser_binding import browser_binding, new_binding, set_binding_cookie
 from demo_as.deferred_errors import defer_error, deferred_error
 from demo_as.errors import (
@@ -53,11 +53,11 @@ def client_label(client: Client) -> str:
 def success_redirect(request: Request, pending: Pending, code: str) -> str:
     settings = request.app.state.settings
     iss_mode = lab_hooks.iss_mode_for(request, pending.client_id)
-    url = authorization_redirect_url(
+    redirect = authorization_redirect(
         settings, pending.redirect_uri, {"code": code}, pending.state, iss_mode
     )
-    lab_hooks.authorization_response(request, pending.client_id, url)
-    return url
+    lab_hooks.authorization_response(request, pending.client_id, redirect)
+    return redirect.url
 
 
 @router.get(

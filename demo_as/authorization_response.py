@@ -5,6 +5,7 @@ One function adds ``state`` and ``iss`` so no response can forget them.
 
 from __future__ import annotations
 
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from demo_as.settings import IssMode, Settings
@@ -35,19 +36,25 @@ def add_query_parameters(uri: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def authorization_redirect_url(
+class AuthorizationRedirect(NamedTuple):
+    url: str  # the Location sent
+    parameters: dict[str, str]  # what the response added to the redirect URI's own query
+
+
+def authorization_redirect(
     settings: Settings,
     redirect_uri: str,
     params: dict[str, str],
     state: str | None,
     iss_mode: IssMode | None = None,
-) -> str:
+) -> AuthorizationRedirect:
     """The Location of an authorization response: ``params`` + ``state`` (echoed exactly, OAuth
-    2.1 §4.1.2) + ``iss`` (RFC 9207 §2)."""
+    2.1 §4.1.2) + ``iss`` (RFC 9207 §2), with those parameters (the lab records them as sent,
+    without parsing the Location again)."""
     full = dict(params)
     if state is not None:
         full["state"] = state
     iss = iss_parameter(settings, iss_mode)
     if iss is not None:
         full["iss"] = iss
-    return add_query_parameters(redirect_uri, full)
+    return AuthorizationRedirect(add_query_parameters(redirect_uri, full), full)

@@ -34,7 +34,7 @@ from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyPoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from demo_as.authorization_response import authorization_redirect_url
+from demo_as.authorization_response import authorization_redirect
 from demo_as.client_metadata_documents import ClientMetadataDocumentError
 from demo_as.lab import hooks as lab_hooks
 from demo_as.redirect_uris import ALLOWED_FORMS
@@ -330,12 +330,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _redirect(request: Request, exc: RedirectError) -> Response:
         settings = request.app.state.settings
         params = {"error": exc.error.error, "error_description": exc.error.description}
-        url = authorization_redirect_url(settings, exc.redirect_uri, params, exc.state)
+        redirect = authorization_redirect(settings, exc.redirect_uri, params, exc.state)
         log_refusal(request, "redirect", exc.error.error, exc.error.description)
-        lab_hooks.authorization_response(request, None, url)
+        lab_hooks.authorization_response(request, None, redirect)
         # OAuth 2.1 §7.5.4: 303 after a POST (never 307); 302 answers the GET /authorize.
         status = 303 if request.method == "POST" else 302
-        return RedirectResponse(url, status_code=status)
+        return RedirectResponse(redirect.url, status_code=status)
 
     @app.exception_handler(PageError)
     async def _page(request: Request, exc: PageError) -> Response:

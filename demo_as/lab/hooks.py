@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Request
 
+from demo_as.authorization_response import AuthorizationRedirect
 from demo_as.lab.catalog import ISS_PROBES, SHORT_TOKEN_SECONDS
 from demo_as.lab.journal import NewEvent, fingerprint
 from demo_as.lab.recorder import lab_of, probe_for, record
@@ -154,10 +154,13 @@ def iss_mode_for(request: Request, client_id: str) -> IssMode:
     return IssMode.wrong if probe.probe == "iss-wrong" else IssMode.omit
 
 
-def authorization_response(request: Request, client_id: str | None, url: str) -> None:
-    """The redirect actually sent (success or error), with the iss it carried (RFC 9207)."""
+def authorization_response(
+    request: Request, client_id: str | None, redirect: AuthorizationRedirect
+) -> None:
+    """The redirect actually sent (success or error), with the iss it carried (RFC 9207): the
+    parameters the response added (not the redirect URI's own query, which the client chose)."""
     settings = request.app.state.settings
-    params = {k: v[0] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
+    params = redirect.parameters
     iss = params.get("iss")
     code = params.get("code")
     iss_status = "omitted" if iss is None else ("correct" if iss == settings.issuer else "wrong")
@@ -170,7 +173,7 @@ def authorization_response(request: Request, client_id: str | None, url: str) ->
         "code_fingerprint": fingerprint(code) if code else None,
         "code_expires_at": time.time() + settings.code_ttl if code else None,
         "state_echoed": "state" in params,
-        "redirect_uri": url.split("?", 1)[0],
+        "redirect_uri": redirect.url.split("?", 1)[0],
     }
     what = f"code {detail['code_fingerprint']}" if code else f"error {detail['outcome']}"
     consent = noted(request, "lab_consent")

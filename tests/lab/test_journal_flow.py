@@ -81,6 +81,23 @@ def test_honest_flow_is_journaled_with_fingerprints_only(lab):
             assert secret not in text
 
 
+def test_authorization_response_records_what_the_as_added_not_the_uris_own_query(lab):
+    """A redirect URI may carry a query of its own (RFC 6749 §3.1.2); its ``state`` is the
+    client's, not an echo of the request's."""
+    own = "http://127.0.0.1:53682/callback?state=the-uris-own&code=the-uris-own"
+    client = register(lab.http, lab.url, [own])
+    request = AuthorizationRequest(client["client_id"], own, RESOURCE, state=None)  # type: ignore[arg-type]
+    response = authorize(lab.http, lab.url, request)
+    assert response.headers["location"].startswith(own + "&code=")
+    [sent] = [
+        e for e in events_of(lab, client["client_id"]) if e["kind"] == "authorization-response"
+    ]
+    assert sent["detail"]["state_echoed"] is False
+    assert sent["detail"]["iss_status"] == "correct"
+    assert sent["detail"]["code_fingerprint"] != fingerprint("the-uris-own")
+    assert sent["detail"]["redirect_uri"] == "http://127.0.0.1:53682/callback"
+
+
 def test_honest_flow_report(lab):
     client, _request, tokens = issue_tokens(lab.http, lab.url, RESOURCE)
     refresh(lab.http, lab.url, client["client_id"], tokens["refresh_token"], resource=RESOURCE)
