@@ -17,6 +17,12 @@ client is read again in full:
 - another AS process on the same PostgreSQL database committed a row with a lower id after a
   higher one was read (ids are handed out before commit there).
 
+A copy is kept only for a client graded a second time: most clients are graded once (a new
+client's first token, graded when its steps settle), and keeping their copies filled the cache
+with clients never graded again (about 2 KiB a step: 39 MiB at ``MAX_STEPS``, a third of the
+lab-on AS's memory after a run of first tokens). Which clients were graded once is remembered
+for the last ``MAX_GRADED_ONCE`` of them (their ids only).
+
 Memory is bounded: at most ``MAX_STEPS`` steps in all, the least recently graded clients
 dropped first; a client with more steps than that is read in full each time, as before.
 """
@@ -37,6 +43,7 @@ from demo_as.lab.journal import EVENTS
 from demo_as.lab.steps import Step
 
 MAX_STEPS = 20_000
+MAX_GRADED_ONCE = 20_000
 
 # ``detail`` as the text stored, decoded only for the rows a copy does not hold yet: a pass
 # reads every row above the oldest of its copies' newest ids, and decoding the ones already held
@@ -107,6 +114,7 @@ class StepsCache:
         self.clients: OrderedDict[str, ClientSteps] = OrderedDict()
         self.held = 0  # steps in all copies
         self.full_reads = 0  # clients read in full (a fresh copy, or one proved incomplete)
+        self.graded_once: OrderedDict[str, None] = OrderedDict()  # read, not kept
 
     def steps_of(self, engine: Engine, client_ids: list[str]) -> dict[str, list[Step]]:
         """Each client's steps in journal order, as the journal holds them now."""
@@ -123,9 +131,21 @@ class StepsCache:
                 self.full_reads += len(stale)
                 fresh = self.read_all(db, stale)
                 copies.update(fresh)
+        held_before = set(known)
         for client_id in client_ids:
-            self.keep(client_id, copies[client_id])  # type: ignore[arg-type]
+            if client_id in held_before or self.graded_before(client_id):
+                self.keep(client_id, copies[client_id])  # type: ignore[arg-type]
         return {c: copies[c].steps for c in client_ids}  # type: ignore[union-attr]
+
+    def graded_before(self, client_id: str) -> bool:
+        """Whether ``client_id`` was graded before without a copy kept (else remember it was)."""
+        if client_id in self.graded_once:
+            del self.graded_once[client_id]
+            return True
+        self.graded_once[client_id] = None
+        if len(self.graded_once) > MAX_GRADED_ONCE:
+            self.graded_once.popitem(last=False)
+        return False
 
     def add_new_rows(
         self, db: Any, known: list[str], copies: dict[str, ClientSteps | None]

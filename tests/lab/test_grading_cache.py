@@ -1,7 +1,8 @@
 """The grader's copy of each client's steps (demo_as/lab/grading_cache.py) on a real journal, on
-SQLite and PostgreSQL: after the first read only new rows are read, and every change new ids do
-not show (an older step attributed later, retention, a row committed out of id order) makes the
-client be read again, so the rules always see exactly what the journal holds."""
+SQLite and PostgreSQL: a copy is kept from a client's second grading on (most clients are graded
+once), then only new rows are read, and every change new ids do not show (an older step
+attributed later, retention, a row committed out of id order) makes the client be read again, so
+the rules always see exactly what the journal holds."""
 
 from __future__ import annotations
 
@@ -44,26 +45,48 @@ def cached_ids(cache: StepsCache, engine, client_id: str) -> list[int]:
     return [step.id for step in cache.steps_of(engine, [client_id])[client_id]]
 
 
+def held_ids(cache: StepsCache, engine, client_id: str) -> list[int]:
+    """Grade ``client_id`` until its copy is kept (its second grading)."""
+    for _ in range(2):
+        ids = cached_ids(cache, engine, client_id)
+    assert client_id in cache.clients
+    return ids
+
+
+def test_a_copy_is_kept_from_the_second_grading_on(engine):
+    cache = StepsCache()
+    write_events(engine, None, [event("once", 0), event("twice", 0)])
+    cache.steps_of(engine, ["once", "twice"])
+    assert not cache.clients and cache.held == 0
+    write_events(engine, None, [event("twice", 1)])
+    cache.steps_of(engine, ["twice"])
+    assert list(cache.clients) == ["twice"] and cache.held == 2
+    assert cache.full_reads == 3
+    write_events(engine, None, [event("twice", 2)])
+    assert cached_ids(cache, engine, "twice") == journal_ids(engine, "twice")
+    assert cache.full_reads == 3  # from the copy and the new row
+
+
 def test_only_new_rows_are_read_after_the_first_pass(engine):
     cache = StepsCache()
     write_events(engine, None, [event("a", i) for i in range(5)] + [event("b", 0)])
-    assert cached_ids(cache, engine, "a") == journal_ids(engine, "a")
+    assert held_ids(cache, engine, "a") == journal_ids(engine, "a")
     write_events(engine, None, [event("a", 5), event("b", 1), event("a", 6)])
     steps = cache.steps_of(engine, ["a", "b"])
     assert [s.id for s in steps["a"]] == journal_ids(engine, "a")
     assert [s.get("n") for s in steps["a"]] == [0, 1, 2, 3, 4, 5, 6]
     assert [s.id for s in steps["b"]] == journal_ids(engine, "b")
-    assert cache.full_reads == 2  # "a" once at first, "b" once when first graded
+    assert cache.full_reads == 3  # "a" twice (kept at the second), "b" when first graded
     write_events(engine, None, [event("a", 7)])
     assert cached_ids(cache, engine, "a") == journal_ids(engine, "a")
-    assert cache.full_reads == 2
+    assert cache.full_reads == 3
 
 
 def test_a_late_rs_step_takes_its_place_in_time(engine):
     cache = StepsCache()
     now = time.time()
     write_events(engine, None, [event("a", 0, at=now), event("a", 2, at=now + 2)])
-    cached_ids(cache, engine, "a")
+    held_ids(cache, engine, "a")
     write_events(engine, None, [event("a", 1, at=now + 1)])  # reported after a later step
     steps = cache.steps_of(engine, ["a"])["a"]
     assert [s.get("n") for s in steps] == [0, 1, 2]
@@ -76,7 +99,7 @@ def test_an_older_step_attributed_later_is_seen(engine):
     unattributed = event(None, 0, at=now - 1, kind="challenge")
     unattributed.detail = {"status": 401, "error": None}
     write_events(engine, None, [unattributed, event("a", 1, at=now - 0.5)])
-    before = cached_ids(cache, engine, "a")
+    before = held_ids(cache, engine, "a")
     with engine.begin() as db:  # the writer's inference: "a" showed itself after the 401
         attribute_earlier(db, {"at": now, "client_id": "a"})
     after = cached_ids(cache, engine, "a")
@@ -87,7 +110,7 @@ def test_an_older_step_attributed_later_is_seen(engine):
 def test_steps_removed_by_retention_are_gone(engine):
     cache = StepsCache()
     write_events(engine, None, [event("a", i) for i in range(10)])
-    cached_ids(cache, engine, "a")
+    held_ids(cache, engine, "a")
     with engine.begin() as db:
         prune(db, JournalLimits(max_events=4, max_age_seconds=3600), by_age=False)
     assert cached_ids(cache, engine, "a") == journal_ids(engine, "a")
@@ -101,7 +124,7 @@ def test_a_row_committed_below_the_newest_id_read_is_seen(engine):
     write_events(engine, None, [event("x", 0), event("a", 1), event("a", 2)])
     with engine.begin() as db:
         db.execute(delete(EVENTS).where(EVENTS.c.client_id == "x"))
-    first = cached_ids(cache, engine, "a")
+    first = held_ids(cache, engine, "a")
     late = {"server": "rs", "kind": "mcp-request", "summary": "late commit", "detail": {}}
     with engine.begin() as db:
         db.execute(insert(EVENTS).values(id=min(first) - 1, at=time.time(), client_id="a", **late))
@@ -112,9 +135,12 @@ def test_memory_is_bounded_least_recently_graded_first(engine):
     cache = StepsCache(max_steps=10)
     write_events(engine, None, [event(c, i) for c in "abc" for i in range(4)])
     write_events(engine, None, [event("big", i) for i in range(11)])
-    cache.steps_of(engine, ["a", "b"])
-    cache.steps_of(engine, ["c"])  # 12 steps held: "a" (graded longest ago) goes
+    for _ in range(2):  # kept from the second grading on
+        cache.steps_of(engine, ["a", "b"])
+    for _ in range(2):
+        cache.steps_of(engine, ["c"])  # 12 steps held: "a" (graded longest ago) goes
     assert list(cache.clients) == ["b", "c"]
     assert cache.held == 8
-    assert len(cache.steps_of(engine, ["big"])["big"]) == 11  # graded, never held
+    for _ in range(2):
+        assert len(cache.steps_of(engine, ["big"])["big"]) == 11  # graded, never held
     assert "big" not in cache.clients and cache.held <= 10
