@@ -19,9 +19,9 @@ client is read again in full:
 
 A copy is kept only for a client graded a second time: most clients are graded once (a new
 client's first token, graded when its steps settle), and keeping their copies filled the cache
-with clients never graded again (about 2 KiB a step: 39 MiB at ``MAX_STEPS``, a third of the
-lab-on AS's memory after a run of first tokens). Which clients were graded once is remembered
-for the last ``MAX_GRADED_ONCE`` of them (their ids only).
+with clients never graded again (about 2 KiB a step: 39 MiB at ``MAX_STEPS``, three quarters of
+what the lab added to the AS's memory after a run of first tokens). Which clients were graded
+once is remembered for the last ``MAX_GRADED_ONCE`` of them (their ids only).
 
 Memory is bounded: at most ``MAX_STEPS`` steps in all, the least recently graded clients
 dropped first; a client with more steps than that is read in full each time, as before.
