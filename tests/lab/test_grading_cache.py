@@ -67,7 +67,7 @@ def test_a_copy_is_kept_from_the_second_grading_on(engine):
     assert cache.full_reads == 3  # from the copy and the new row
 
 
-def test_only_new_rows_are_read_after_the_first_pass(engine):
+def test_only_new_rows_are_read_once_a_copy_is_kept(engine):
     cache = StepsCache()
     write_events(engine, None, [event("a", i) for i in range(5)] + [event("b", 0)])
     assert held_ids(cache, engine, "a") == journal_ids(engine, "a")
