@@ -95,8 +95,8 @@ async def first_token_figures(
             "as_first_token_cpu_vs_peer",
             "our AS CPU per first token ÷ the peer AS's (5 requests there)",
         ),
-        "See Profile §7, §8 and §10 below: ours stores each step durably (14 statements and 3 "
-        "commits per first token, on the sqlite3 driver), signs an ES256 JWT (RFC 9068) and "
+        "See Profile §7, §8, §10 and §11 below: ours stores each step durably (14 statements "
+        "and 3 commits per first token, on the sqlite3 driver), signs an ES256 JWT (RFC 9068) and "
         "journals and grades the client for the lab; the peer keeps opaque tokens in dicts. "
         "`as_first_token_no_lab_cpu_vs_peer` (full runs) is the same comparison without the lab.",
     )

@@ -23,13 +23,26 @@ with clients never graded again (about 2 KiB a step: 39 MiB at ``MAX_STEPS``, th
 what the lab added to the AS's memory after a run of first tokens). Which clients were graded
 once is remembered for the last ``MAX_GRADED_ONCE`` of them (their ids only).
 
+A new client is not read back at all: the journal writer ``offer``s the rows it has just stored
+(with their ids, on SQLite) and a client met first in those rows gets its copy from them (its
+``written`` copy). Reading a new client's five rows back was three quarters of the grader's
+CPU under a run of first tokens (py-spy; bench/profiling.md §11). A written copy is used only
+when the journal proves it whole: a count of all the client's rows and their oldest id (one
+query for the chunk) must match it, or the client is read in full as above (rows the writer
+did not offer: written by another process or before this one started, attributed later,
+pruned, or offered after the count). Each offered ``detail`` is the decoded JSON the journal
+stores, so the rules read the same values either way.
+
 Memory is bounded: at most ``MAX_STEPS`` steps in all, the least recently graded clients
-dropped first; a client with more steps than that is read in full each time, as before.
+dropped first; a client with more steps than that is read in full each time, as before. Written
+copies wait for their client's grading (a new client is graded once its steps settle, 2 s), at
+most ``MAX_WRITTEN_STEPS`` of them, the oldest dropped first.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from bisect import insort
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -39,11 +52,13 @@ from typing import Any
 from sqlalchemy import Text, bindparam, func, select, type_coerce
 from sqlalchemy.engine import Engine
 
-from demo_as.lab.journal import EVENTS
+from demo_as.lab.journal import EVENTS, StoredBatch
 from demo_as.lab.steps import Step
 
 MAX_STEPS = 20_000
 MAX_GRADED_ONCE = 20_000
+MAX_WRITTEN_STEPS = 10_000
+ALL_IDS = 2**62  # COUNT_UP_TO over every id
 
 # ``detail`` as the text stored, decoded only for the rows a copy does not hold yet: a pass
 # reads every row above the oldest of its copies' newest ids, and decoding the ones already held
@@ -106,8 +121,41 @@ class ClientSteps:
         self.newest_id = max(self.newest_id, step.id)
 
 
+JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def json_native(value: Any) -> bool:
+    """Whether ``value`` is what decoding its JSON gives back, types included (plain dicts with
+    string keys, lists and scalars): the check costs a third of the round trip."""
+    kind = type(value)
+    if kind in JSON_SCALARS:
+        return True
+    if kind is list:
+        return all(map(json_native, value))
+    if kind is dict:
+        return all(type(key) is str for key in value) and all(map(json_native, value.values()))
+    return False
+
+
+def offered_step(step_id: int, row: dict[str, Any]) -> Step:
+    """A row the writer stored, as ``step_of`` makes it from the journal: a detail the JSON
+    would change (a tuple becomes a list, a key a string) through that JSON."""
+    detail = row["detail"] or {}
+    if not json_native(detail):
+        detail = json.loads(json.dumps(detail))
+    return Step(
+        step_id,
+        row["at"],
+        row["server"],
+        row["kind"],
+        detail,
+        row["client_id"],
+        row["token_fingerprint"],
+    )
+
+
 class StepsCache:
-    """Used by one thread (the grader's)."""
+    """Used by the grader's thread, but for ``offer`` (the journal writer's)."""
 
     def __init__(self, max_steps: int = MAX_STEPS) -> None:
         self.max_steps = max_steps
@@ -115,6 +163,38 @@ class StepsCache:
         self.held = 0  # steps in all copies
         self.full_reads = 0  # clients read in full (a fresh copy, or one proved incomplete)
         self.graded_once: OrderedDict[str, None] = OrderedDict()  # read, not kept
+        # Copies made from the rows the writer stored, for clients the grader holds no copy of.
+        self.written: OrderedDict[str, ClientSteps] = OrderedDict()
+        self.written_held = 0
+        self.written_used = 0  # clients graded from their written copy
+        self.written_lock = threading.Lock()
+
+    def offer(self, batch: StoredBatch) -> None:
+        """The journal writer stored ``batch`` (its thread): keep its clients' rows as written
+        copies, but for clients the grader holds a copy of (it reads their new rows)."""
+        if batch.first_id is None:
+            return
+        steps = [
+            offered_step(batch.first_id + index, row)
+            for index, row in enumerate(batch.rows)
+            if row["client_id"] is not None and row["client_id"] not in self.clients
+        ]
+        with self.written_lock:
+            for step in steps:
+                copy = self.written.get(step.client_id)  # type: ignore[arg-type]
+                if copy is None:
+                    copy = self.written[step.client_id] = ClientSteps()  # type: ignore[index]
+                copy.add(step)
+            self.written_held += len(steps)
+            while self.written_held > MAX_WRITTEN_STEPS:
+                _oldest, dropped = self.written.popitem(last=False)
+                self.written_held -= len(dropped.steps)
+
+    def take_written(self, client_ids: list[str]) -> dict[str, ClientSteps]:
+        with self.written_lock:
+            taken = {c: copy for c in client_ids if (copy := self.written.pop(c, None))}
+            self.written_held -= sum(len(copy.steps) for copy in taken.values())
+        return taken
 
     def steps_of(self, engine: Engine, client_ids: list[str]) -> dict[str, list[Step]]:
         """Each client's steps in journal order, as the journal holds them now."""
@@ -122,10 +202,17 @@ class StepsCache:
         for copy in copies.values():
             if copy is not None:
                 self.held -= len(copy.steps)
+        written = {
+            c: copy for c, copy in self.take_written(client_ids).items() if copies[c] is None
+        }
         with engine.connect() as db:
             known = [c for c, copy in copies.items() if copy is not None]
             if known:
                 self.add_new_rows(db, known, copies)
+            if written:
+                whole = self.whole(db, written)
+                self.written_used += len(whole)
+                copies.update(whole)
             stale = [c for c, copy in copies.items() if copy is None]
             if stale:
                 self.full_reads += len(stale)
@@ -167,6 +254,15 @@ class StepsCache:
             copy = copies[client_id]
             if stamps.get(client_id) != copy.stamp():  # type: ignore[union-attr]
                 copies[client_id] = None
+
+    def whole(self, db: Any, written: dict[str, ClientSteps]) -> dict[str, ClientSteps]:
+        """The written copies the journal proves whole: all the client's rows, counted, are as
+        many as the copy's steps, from the same oldest id (the copy's rows are journal rows)."""
+        stamps = {
+            row[0]: (int(row[1]), int(row[2]))
+            for row in db.execute(COUNT_UP_TO, {"client_ids": list(written), "up_to": ALL_IDS})
+        }
+        return {c: copy for c, copy in written.items() if stamps.get(c) == copy.stamp()}
 
     def read_all(self, db: Any, client_ids: Iterable[str]) -> dict[str, ClientSteps]:
         fresh = {c: ClientSteps() for c in client_ids}

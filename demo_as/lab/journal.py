@@ -143,28 +143,56 @@ def same_repeat(first: NewEvent, event: NewEvent) -> bool:
     )
 
 
+@dataclass
+class StoredBatch:
+    """A batch as ``store_events`` stored it: the rows (their ``client_id`` attributed by
+    inference where it was), and the id of the first (the others follow it, one apiece), or
+    None where the ids are not known (PostgreSQL: ids are handed out before commit, by a
+    sequence other processes share)."""
+
+    rows: list[dict[str, Any]]
+    first_id: int | None
+
+
 def write_events(engine: Engine, limits: JournalLimits | None, events: list[NewEvent]) -> int:
+    """``store_events``; returns how many were stored."""
+    return len(store_events(engine, limits, events).rows)
+
+
+def store_events(
+    engine: Engine, limits: JournalLimits | None, events: list[NewEvent]
+) -> StoredBatch:
     """Store ``events`` in one transaction, attribute by inference, apply retention (unless
-    ``limits`` is None: the next write applies it); returns how many were stored.
+    ``limits`` is None: the next write applies it).
 
     One multi-row INSERT of plain rows, not one ORM object per event (nor the ORM's bulk
     insert, which still builds a command per row): a busy RS reports hundreds of events a
     second, and the ORM cost the AS more than everything else it did for them. With SQLite the
     statements run on the driver (sqlite_statements.py): through SQLAlchemy's execution layer
     an event cost about 48 µs of CPU in a batch of 50, on the driver about 40 µs (SQLite's own
-    INSERT with its three indexes and the JSON about 16 µs; bench/profiling.md §7)."""
+    INSERT with its three indexes and the JSON about 16 µs; bench/profiling.md §7).
+
+    The ids, on SQLite: the batch's rows are numbered one after another (a rowid is one more
+    than the largest in the table, and this transaction holds the write lock from its first
+    INSERT to its commit), so the last one's (``last_insert_rowid()``, of this connection)
+    names them all. The grader uses them to grade a new client from these rows instead of
+    reading them back (grading_cache.StepsCache.offer)."""
     if not events:
-        return 0
+        return StoredBatch([], None)
     rows = [row_of(e) for e in events]
+    first_id = None
     with engine.begin() as connection:
         # SQLite: the statements below run on its driver (sqlite_statements.py): SQLAlchemy's
         # execution layer cost more per event than the INSERT itself.
-        db: Any = DriverConnection(connection) if engine.dialect.name == "sqlite" else connection
+        sqlite = engine.dialect.name == "sqlite"
+        db: Any = DriverConnection(connection) if sqlite else connection
         shown = [r for r in rows if r["client_id"] is not None and r["kind"] in SHOWS_CLIENT_KINDS]
         for row in rows:
             if row["client_id"] is None and row["kind"] in INFERABLE_KINDS:
                 infer_from_later(db, row, shown)
         db.execute(INSERT_EVENTS, rows)
+        if sqlite:
+            first_id = int(db.execute(LAST_ROW_ID).scalar_one()) - len(rows) + 1
         if shown and unattributed_between(
             db, min(r["at"] for r in shown), max(r["at"] for r in shown)
         ):
@@ -172,7 +200,7 @@ def write_events(engine: Engine, limits: JournalLimits | None, events: list[NewE
                 attribute_earlier(db, row)
         if limits is not None:
             prune(db, limits, *_retention.after(len(rows), limits))
-    return len(rows)
+    return StoredBatch(rows, first_id)
 
 
 def row_of(event: NewEvent) -> dict[str, Any]:
@@ -214,8 +242,9 @@ ATTRIBUTE = (
     .values(client_id=bindparam("shown_client"), attribution="inferred")
 )
 INSERT_EVENTS = insert(EVENTS)
+LAST_ROW_ID = select(func.last_insert_rowid())  # SQLite: the id of this connection's last INSERT
 DELETE_OLDER = delete(EVENTS).where(EVENTS.c.at < bindparam("before"))
-register(LATER_SHOWN, ANY_UNATTRIBUTED, ATTRIBUTE, INSERT_EVENTS, DELETE_OLDER)
+register(LATER_SHOWN, ANY_UNATTRIBUTED, ATTRIBUTE, INSERT_EVENTS, LAST_ROW_ID, DELETE_OLDER)
 
 
 def infer_from_later(db: Connection, row: dict[str, Any], batch: list[dict[str, Any]]) -> None:

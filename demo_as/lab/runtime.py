@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from demo_as.lab.grading_cache import StepsCache
-from demo_as.lab.journal import JournalLimits, NewEvent, merge_repeats, write_events
+from demo_as.lab.journal import JournalLimits, NewEvent, merge_repeats, store_events
 from demo_as.lab.probes import FIRED, active_probes
 from demo_as.lab.secret import load_or_create_lab_secret
 from demo_as.private_files import private_directory
@@ -148,8 +148,11 @@ class JournalWriter:
     MAX_BATCH = 500
     LINGER = 0.25
 
-    def __init__(self, engine: Engine, limits: JournalLimits, grader: Grader) -> None:
+    def __init__(
+        self, engine: Engine, limits: JournalLimits, grader: Grader, steps_cache: StepsCache
+    ) -> None:
         self.engine, self.limits, self.grader = engine, limits, grader
+        self.steps_cache = steps_cache  # offered what is stored: the grader need not read it
         self.queued: deque[NewEvent] = deque()
         self.wake = threading.Condition()
         self.submitted = 0  # events accepted so far
@@ -214,7 +217,8 @@ class JournalWriter:
         while True:
             batch = self.next_batch()
             try:
-                write_events(self.engine, self.limits, merge_repeats(batch))
+                stored = store_events(self.engine, self.limits, merge_repeats(batch))
+                self.steps_cache.offer(stored)
                 newest: dict[str, float] = {}
                 for event in batch:
                     if event.client_id and event.graded:
@@ -237,13 +241,13 @@ class LabRuntime:
     logged_failures: set[tuple[str, str]] = field(default_factory=set)
     rs_dropped: dict[str, int] = field(default_factory=dict)
     grader: Grader = field(default_factory=Grader)
-    steps_cache: StepsCache = field(default_factory=StepsCache)  # the grader's (thread's) own
+    steps_cache: StepsCache = field(default_factory=StepsCache)  # the grader's (and offer)
     writer: JournalWriter = field(init=False)
 
     probes: ProbeSnapshot = field(init=False)
 
     def __post_init__(self) -> None:
-        self.writer = JournalWriter(self.engine, self.limits, self.grader)
+        self.writer = JournalWriter(self.engine, self.limits, self.grader, self.steps_cache)
         self.probes = ProbeSnapshot(self.engine)
 
     def close(self) -> None:

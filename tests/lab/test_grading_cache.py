@@ -2,17 +2,19 @@
 SQLite and PostgreSQL: a copy is kept from a client's second grading on (most clients are graded
 once), then only new rows are read, and every change new ids do not show (an older step
 attributed later, retention, a row committed out of id order) makes the client be read again, so
-the rules always see exactly what the journal holds."""
+the rules always see exactly what the journal holds. A new client is graded from the rows the
+journal writer stored (SQLite, which names their ids), when the journal proves them whole."""
 
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 
 import pytest
 from sqlalchemy import delete, insert
 
 from demo_as.db import create_db_engine
-from demo_as.lab.grading_cache import StepsCache
+from demo_as.lab.grading_cache import StepsCache, step_of
 from demo_as.lab.journal import (
     EVENTS,
     JournalLimits,
@@ -20,6 +22,7 @@ from demo_as.lab.journal import (
     attribute_earlier,
     client_rows,
     prune,
+    store_events,
     write_events,
 )
 
@@ -144,3 +147,94 @@ def test_memory_is_bounded_least_recently_graded_first(engine):
     for _ in range(2):
         assert len(cache.steps_of(engine, ["big"])["big"]) == 11  # graded, never held
     assert "big" not in cache.clients and cache.held <= 10
+
+
+class Mode(StrEnum):
+    OMIT = "omit"
+
+
+def offered(cache: StepsCache, engine, events: list[NewEvent]) -> None:
+    """What the journal writer does with a batch (runtime.JournalWriter.run)."""
+    cache.offer(store_events(engine, None, events))
+
+
+def as_read(engine, client_id: str) -> list:
+    """The client's steps as a full read makes them (journal.client_rows, step_of)."""
+    return [step_of(row) for row in client_rows(engine, client_id)]
+
+
+def test_a_new_client_is_graded_from_the_rows_the_writer_stored(engine, database_url):
+    cache = StepsCache()
+    offered(cache, engine, [event("a", 0), event("b", 0), event("a", 1)])
+    later = event("a", 2)
+    later.detail = {
+        "scope": ("notes:read",),
+        7: "seven",
+        "nested": {"ids": (1, 2)},
+        "mode": Mode.OMIT,
+    }
+    offered(cache, engine, [later])
+    steps = cache.steps_of(engine, ["a"])["a"]
+    assert steps == as_read(engine, "a")  # ids, order, and the details as the journal holds them
+    assert steps[-1].detail == {
+        "scope": ["notes:read"],
+        "7": "seven",
+        "nested": {"ids": [1, 2]},
+        "mode": "omit",
+    }
+    assert type(steps[-1].detail["mode"]) is str
+    if database_url.startswith("sqlite"):
+        assert (cache.written_used, cache.full_reads) == (1, 0)
+    else:  # PostgreSQL: the writer does not know the ids, the client is read
+        assert (cache.written_used, cache.full_reads) == (0, 1)
+    assert "a" not in cache.written  # taken by its grading
+
+
+@pytest.mark.parametrize(
+    "change", ["attributed earlier", "pruned", "stored without an offer", "offered late"]
+)
+def test_rows_the_writer_did_not_offer_make_the_client_be_read(engine, change):
+    """A written copy the journal does not prove whole is not used: the client is read."""
+    cache = StepsCache()
+    now = time.time()
+    unattributed = event(None, 0, at=now - 1, kind="challenge")
+    unattributed.detail = {"status": 401, "error": None}
+    write_events(engine, None, [unattributed])
+    late = [event("a", 3, at=now - 0.2)]
+    offered(cache, engine, [event("a", i, at=now - 0.9 + i / 10) for i in range(3)])
+    if change == "attributed earlier":
+        with engine.begin() as db:
+            attribute_earlier(db, {"at": now, "client_id": "a"})
+    elif change == "pruned":
+        with engine.begin() as db:
+            prune(db, JournalLimits(max_events=2, max_age_seconds=3600), by_age=False)
+    elif change == "stored without an offer":  # (another process, or before this one started)
+        write_events(engine, None, late)
+    else:
+        batch = store_events(engine, None, late)
+    steps = cache.steps_of(engine, ["a"])["a"]
+    assert steps == as_read(engine, "a")
+    assert (cache.written_used, cache.full_reads) == (0, 1)
+    if change == "offered late":  # after the grading: a copy of part of the client, not used
+        cache.offer(batch)
+        assert cache.steps_of(engine, ["a"])["a"] == as_read(engine, "a")
+        assert (cache.written_used, cache.full_reads) == (0, 2)
+
+
+def test_written_copies_are_bounded_and_skip_clients_the_grader_holds(
+    engine, database_url, monkeypatch
+):
+    monkeypatch.setattr("demo_as.lab.grading_cache.MAX_WRITTEN_STEPS", 6)
+    cache = StepsCache()
+    write_events(engine, None, [event("held", 0)])
+    held_ids(cache, engine, "held")
+    offered(cache, engine, [event(c, i) for c in "abc" for i in range(2)] + [event("held", 1)])
+    offered(cache, engine, [event("d", 0), event("d", 1)])
+    if not database_url.startswith("sqlite"):
+        assert not cache.written  # PostgreSQL: no ids, nothing offered is kept
+        return
+    assert list(cache.written) == ["b", "c", "d"]  # "a" was offered longest ago
+    assert cache.written_held == 6
+    steps = cache.steps_of(engine, ["a", "d", "held"])
+    assert {c: steps[c] for c in steps} == {c: as_read(engine, c) for c in ("a", "d", "held")}
+    assert cache.written_used == 1  # "d"; "a" was read, "held" brought up to date from its copy
