@@ -128,7 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = lambda: oauth_openapi(app)  # type: ignore[method-assign]
     # Built on the first request, with every handler and middleware added by then (form_lane.py).
     usual_stack = app.build_middleware_stack
-    lane = lambda: FormLane(app, usual_stack(), form_routes)  # noqa: E731
+    lane_routes = [*form_routes, registration.ROUTE, authorize_endpoint.ROUTE]
+    lane = lambda: FormLane(app, usual_stack(), lane_routes)  # noqa: E731
     app.build_middleware_stack = lane  # type: ignore[method-assign]
     return app
 

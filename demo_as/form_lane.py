@@ -1,20 +1,23 @@
-"""The form endpoints (``/token``, ``/introspect``, ``/revoke``) served past FastAPI's own layers.
+"""The form endpoints (``/token``, ``/introspect``, ``/revoke``), ``POST /register`` and
+``GET /authorize`` served past FastAPI's own layers.
 
 Every request to a FastAPI app passes through its middleware stack: Starlette's
 ``ServerErrorMiddleware``, FastAPI's telemetry and body-limit layers, the app's own middleware
 (``BodySizeLimit``, ``SecurityHeaders``), ``ExceptionMiddleware``, FastAPI's
 ``AsyncExitStackMiddleware`` (it closes uploaded files of FastAPI routes), and the router, which
 tries the routes in order. For ``/introspect``, with its signature remembered, those layers cost
-about as much CPU as the introspection itself (bench/profiling.md §4b).
+about as much CPU as the introspection itself (bench/profiling.md §4b); for registration and
+authorization, 5-30 µs of CPU each (§12).
 
-``FormLane`` is the outermost ASGI app: a ``POST`` to one of the form endpoints goes to a stack
-of its own, built from the same pieces minus FastAPI's three (telemetry is not configured here,
-no body limit is set on FastAPI, and these routes read no uploads): ``ServerErrorMiddleware``
-with the app's 500 handler, the app's middleware in the same order, ``ExceptionMiddleware`` with
-the app's exception handlers (errors.py: the one place errors become responses), and the route.
-Everything else, other methods on these paths included (405 as before), goes through the app's
-stack unchanged. A request under a ``root_path`` (served behind a path prefix) takes the usual
-way too, so routing stays the router's.
+``FormLane`` is the outermost ASGI app: a request with the method and path of one of these
+routes goes to a stack of its own, built from the same pieces minus FastAPI's three (telemetry
+is not configured here, no body limit is set on FastAPI, and these routes are plain Starlette
+routes that read no uploads): ``ServerErrorMiddleware`` with the app's 500 handler, the app's
+middleware in the same order, ``ExceptionMiddleware`` with the app's exception handlers
+(errors.py: the one place errors become responses), and the route. Everything else, other
+methods on these paths included (405 as before), goes through the app's stack unchanged. A
+request under a ``root_path`` (served behind a path prefix) takes the usual way too, so routing
+stays the router's.
 """
 
 from __future__ import annotations
@@ -30,15 +33,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class FormLane:
-    """``POST <path>`` of a form endpoint to its own short stack; anything else to ``stack``."""
+    """``<method> <path>`` of a lane's route to its own short stack; anything else to
+    ``stack``."""
 
     def __init__(self, app: Starlette, stack: ASGIApp, routes: list[Route]) -> None:
         self.stack = stack
-        self.lanes = {route.path: _short_stack(app, _routed(app, route)) for route in routes}
+        self.lanes = {
+            (method, route.path): _short_stack(app, _routed(app, route))
+            for route in routes
+            for method in route.methods or ()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
-            lane = self.lanes.get(scope["path"])
+        if scope["type"] == "http" and not scope.get("root_path"):
+            lane = self.lanes.get((scope["method"], scope["path"]))
             if lane is not None:
                 await lane(scope, receive, send)
                 return
@@ -48,8 +56,8 @@ class FormLane:
 def _routed(app: Starlette, route: Route) -> ASGIApp:
     """What the router does once ``route`` matched: the scope keys it sets, then the route."""
 
-    if route.param_convertors or "POST" not in (route.methods or ()):
-        raise ValueError(f"{route.path}: only a POST route without path parameters takes a lane")
+    if route.param_convertors or not route.methods:
+        raise ValueError(f"{route.path}: only a route without path parameters takes a lane")
 
     async def routed(scope: Scope, receive: Receive, send: Send) -> None:
         # Route.matches for this exact path and method: no parameters, a full match.

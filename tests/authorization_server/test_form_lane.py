@@ -1,11 +1,13 @@
-"""The form endpoints are served past FastAPI's own layers (form_lane.py) and answer exactly as
-through the app's stack: the app's middleware (security headers, body limit), its error handlers
-(OAuth JSON), and a 500 for a real fault."""
+"""The form endpoints, ``POST /register`` and ``GET /authorize`` are served past FastAPI's own
+layers (form_lane.py) and answer exactly as through the app's stack: the app's middleware
+(security headers, body limit), its error handlers (OAuth JSON), a 500 for a real fault, and a
+405 for another method on their paths."""
 
 from __future__ import annotations
 
 import pytest
 from authorization_server.as_toolbox import AuthServer
+from harness.oauth_flow import registration_metadata
 from sqlalchemy import text
 
 from demo_as.middleware import SECURITY_HEADERS
@@ -29,6 +31,31 @@ def test_answers_and_refusals_carry_the_apps_headers(server: AuthServer, path: s
     assert refused.status_code in (400, 401)
     assert "error" in refused.json()
     assert_security_headers(refused)
+
+
+def test_registration_and_authorization_carry_the_apps_headers(server: AuthServer) -> None:
+    refused = server.http.post("/register", json={"redirect_uris": ["https://example.com/cb"]})
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_redirect_uri"
+    assert_security_headers(refused)
+    registered = server.http.post("/register", json=registration_metadata())
+    assert registered.status_code == 201
+    assert_security_headers(registered)
+    unknown = server.http.get("/authorize", params={"client_id": "nobody", "response_type": "code"})
+    assert unknown.status_code == 400  # never a redirect to an unverified URI
+    assert_security_headers(unknown)
+    login = server.authorize(registered.json()["client_id"])
+    assert login.status_code == 200 and "text/html" in login.headers["content-type"]
+    assert_security_headers(login)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/register"), ("HEAD", "/authorize"), ("PUT", "/token")]
+)
+def test_another_method_on_a_lanes_path_is_a_405(server: AuthServer, method, path) -> None:
+    response = server.http.request(method, path)
+    assert response.status_code == 405
+    assert_security_headers(response)
 
 
 def test_an_answer_carries_the_apps_headers(server: AuthServer) -> None:

@@ -1,0 +1,126 @@
+"""AS CPU per request, thread by thread, of demo_as checkouts side by side (ad hoc, not in CI).
+
+    uv run python bench/thread_cpu.py --checkout before=/tmp/base --checkout after=. \\
+        [--no-lab before] [--workload first-token|introspect] [--rounds 4]
+
+Starts one ``demo-as`` per checkout (as ``as_ab.py`` does, lab on unless ``--no-lab <label>``),
+then runs the workload against each in alternating rounds; each round is followed by
+``--after`` seconds without load, so that the work the AS defers (the lab's journal writer and
+grader) falls in the round that caused it. Each thread's CPU comes from
+``/proc/<pid>/task/<tid>/stat`` before and after each round; at the end the threads are named
+by ``py-spy dump`` (``uvx py-spy``: Python 3.11 does not name its threads for the OS; without
+py-spy they are shown by id). The event loop, the lab's writer and its grader then show their
+own shares, which one figure for the whole process mixes with the machine's noise
+(bench/profiling.md §10, §11).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import cost_figures as c
+from as_ab import RESOURCE, start_checkout
+from loadgen import http_client, run_load
+from stack import wait_ready
+
+from tests.harness.oauth_flow import first_token
+from tests.harness.subprocess_servers import ServerProcess
+
+TICKS = os.sysconf("SC_CLK_TCK")
+DUMP_THREAD = re.compile(r'Thread (\d+) \([^)]*\): "([^"]+)"')
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of each thread of ``pid`` (user + system, fields 14 and 15)."""
+    found = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue  # the thread ended
+        found[int(tid)] = (int(fields[11]) + int(fields[12])) / TICKS
+    return found
+
+
+def thread_names(pid: int) -> dict[int, str]:
+    """Thread id -> Python thread name, from ``py-spy dump`` ({} without py-spy)."""
+    try:
+        dump = subprocess.run(
+            ["uvx", "py-spy", "dump", "--pid", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    return {int(tid): name for tid, name in DUMP_THREAD.findall(dump)}
+
+
+async def request_for(workload: str, server: ServerProcess):
+    if workload == "first-token":
+        return c.OurFirstToken(server.base_url, RESOURCE), 4
+    async with http_client(1) as client:
+        grant = await first_token(client, server.base_url, RESOURCE)
+    return c.OurIntrospect(server.base_url, grant.access_token), 8
+
+
+async def measure(servers: dict[str, ServerProcess], args: argparse.Namespace) -> None:
+    requests = {label: await request_for(args.workload, s) for label, s in servers.items()}
+    cpu: dict[str, dict[int, float]] = {label: {} for label in servers}
+    done = dict.fromkeys(servers, 0)
+    async with http_client(8) as client:
+        for index in range(args.rounds):
+            order = list(servers) if index % 2 == 0 else list(servers)[::-1]
+            for label in order:
+                server, (request, concurrency) = servers[label], requests[label]
+                before = thread_cpu(server.pid)
+                result = await run_load(
+                    client, request, concurrency=concurrency, seconds=args.seconds
+                )
+                await asyncio.sleep(args.after)
+                after = thread_cpu(server.pid)
+                done[label] += result.requests
+                for tid, seconds in after.items():
+                    cpu[label][tid] = cpu[label].get(tid, 0.0) + seconds - before.get(tid, 0.0)
+    for label, server in servers.items():
+        names, count = thread_names(server.pid), max(done[label], 1)
+        total = sum(cpu[label].values())
+        print(f"{label}: {done[label]} × {args.workload}, {total / count * 1000:.3f} ms CPU each")
+        for tid, seconds in sorted(cpu[label].items(), key=lambda item: -item[1]):
+            if seconds > 0:
+                print(f"  {names.get(tid, f'thread {tid}'):>22}: {seconds / count * 1000:.3f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkout", action="append", required=True, help="label=path")
+    parser.add_argument("--no-lab", action="append", default=[], help="a label to run --no-lab")
+    parser.add_argument("--workload", choices=["first-token", "introspect"], default="first-token")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--after", type=float, default=4.0, help="seconds idle after a round")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mcp-auth-thread-cpu-") as tmp:
+        servers: dict[str, ServerProcess] = {}
+        try:
+            for spec in args.checkout:
+                label, _, path = spec.partition("=")
+                lab = label not in args.no_lab
+                servers[label] = start_checkout(Path(tmp), label, Path(path), lab)
+            wait_ready(list(servers.values()))
+            asyncio.run(measure(servers, args))
+        finally:
+            for server in servers.values():
+                server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
