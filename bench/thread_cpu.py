@@ -1,7 +1,7 @@
 """AS CPU per request, thread by thread, of demo_as checkouts side by side (ad hoc, not in CI).
 
     uv run python bench/thread_cpu.py --checkout before=/tmp/base --checkout after=. \\
-        [--no-lab before] [--workload first-token|introspect] [--rounds 4]
+        [--no-lab before] [--workload first-token|introspect] [--rounds 4] [--prefill 20000]
 
 Starts one ``demo-as`` per checkout (as ``as_ab.py`` does, lab on unless ``--no-lab <label>``),
 then runs the workload against each in alternating rounds; each round is followed by
@@ -11,7 +11,9 @@ grader) falls in the round that caused it. Each thread's CPU comes from
 by ``py-spy dump`` (``uvx py-spy``: Python 3.11 does not name its threads for the OS; without
 py-spy they are shown by id). The event loop, the lab's writer and its grader then show their
 own shares, which one figure for the whole process mixes with the machine's noise
-(bench/profiling.md §10, §11).
+(bench/profiling.md §10, §11). ``--prefill N`` first writes N events of one busy client (an
+RS's accepted calls) into each lab-on AS's journal, as a full run's AS carries a full journal
+(its retention then deletes about as many events as each batch writes).
 """
 
 from __future__ import annotations
@@ -35,6 +37,30 @@ from tests.harness.subprocess_servers import ServerProcess
 
 TICKS = os.sysconf("SC_CLK_TCK")
 DUMP_THREAD = re.compile(r'Thread (\d+) \([^)]*\): "([^"]+)"')
+
+
+def prefill(database: Path, events: int) -> None:
+    """``events`` accepted MCP requests of one client, written as the journal writer writes."""
+    from demo_as.db import create_db_engine
+    from demo_as.lab.journal import NewEvent, write_events
+
+    engine = create_db_engine(f"sqlite:///{database}")
+    try:
+        for start in range(0, events, 500):
+            batch = [
+                NewEvent(
+                    "rs",
+                    "mcp-request",
+                    "tools/call whoami",
+                    {"method": "tools/call", "status": 200, "token_in": "header", "n": n},
+                    client_id="bench-busy-client",
+                    attribution="token",
+                )
+                for n in range(start, min(start + 500, events))
+            ]
+            write_events(engine, None, batch)
+    finally:
+        engine.dispose()
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
@@ -106,6 +132,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--after", type=float, default=4.0, help="seconds idle after a round")
+    parser.add_argument("--prefill", type=int, default=0, help="events in each journal first")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mcp-auth-thread-cpu-") as tmp:
         servers: dict[str, ServerProcess] = {}
@@ -115,6 +142,9 @@ def main() -> int:
                 lab = label not in args.no_lab
                 servers[label] = start_checkout(Path(tmp), label, Path(path), lab)
             wait_ready(list(servers.values()))
+            for label in servers:
+                if args.prefill and label not in args.no_lab:
+                    prefill(Path(tmp) / f"{label}.db", args.prefill)
             asyncio.run(measure(servers, args))
         finally:
             for server in servers.values():
