@@ -33,6 +33,7 @@ from measurements import StatelessToolCall
 from peer import PEER_TOOL, PeerIntrospect, PeerStack, peer_token_round_trip
 from stack import INTROSPECTION_SECRET
 
+from demo_as.lab.runtime import SETTLE_SECONDS, Grader, JournalWriter
 from scoped_tools_server.transport_security import MAX_SESSIONS
 from tests.harness.mcp_raw import (
     encoded,
@@ -112,9 +113,9 @@ def total_cpu(servers: list[ServerProcess]) -> float:
 
 
 # How long a server may go on working for requests it has answered: the lab's journal writer
-# lingers 0.25 s before writing; its grader grades a client's steps SETTLE_SECONDS (2 s) after
-# them, after a pause of at least a second between passes (runtime.Grader).
-DEFERRED_SECONDS = 4.0
+# lingers before writing, its grader grades a client's steps SETTLE_SECONDS after them, after a
+# pause between passes (runtime.Grader), and a pass takes a while (the rest is room for it).
+DEFERRED_SECONDS = JournalWriter.LINGER + SETTLE_SECONDS + Grader.PAUSE + 0.75
 QUIET_CPU_SECONDS = 0.002  # what a settled server may spend in QUIET_WINDOW (timers, no work)
 QUIET_WINDOW = 0.5
 MAX_SETTLE_SECONDS = 10.0

@@ -33,9 +33,8 @@ from loadgen import http_client, run_load
 from stack import wait_ready
 
 from tests.harness.oauth_flow import first_token
-from tests.harness.subprocess_servers import ServerProcess
+from tests.harness.subprocess_servers import ServerProcess, stat_cpu_seconds
 
-TICKS = os.sysconf("SC_CLK_TCK")
 DUMP_THREAD = re.compile(r'Thread (\d+) \([^)]*\): "([^"]+)"')
 
 
@@ -64,14 +63,13 @@ def prefill(database: Path, events: int) -> None:
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds of each thread of ``pid`` (user + system, fields 14 and 15)."""
+    """CPU seconds (user + system) of each thread of ``pid``."""
     found = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+            found[int(tid)] = stat_cpu_seconds(Path(f"/proc/{pid}/task/{tid}/stat"))
         except FileNotFoundError:
             continue  # the thread ended
-        found[int(tid)] = (int(fields[11]) + int(fields[12])) / TICKS
     return found
 
 

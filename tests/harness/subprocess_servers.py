@@ -124,9 +124,15 @@ class ServerProcess:
         raise RuntimeError(f"no VmRSS for {self.name} (pid {self.pid})")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process so far (``/proc/<pid>/stat`` fields 14, 15)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time of the process so far (``/proc/<pid>/stat``)."""
+        return stat_cpu_seconds(Path(f"/proc/{self.pid}/stat"))
+
+
+def stat_cpu_seconds(stat: Path) -> float:
+    """User + system CPU time from a ``/proc`` ``stat`` file (a process's or one of its
+    threads' ``task/<tid>/stat``): fields 14 and 15, after the parenthesised name."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_healthy(
