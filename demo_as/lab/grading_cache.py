@@ -33,6 +33,14 @@ did not offer: written by another process or before this one started, attributed
 pruned, or offered after the count). Each offered ``detail`` is the decoded JSON the journal
 stores, so the rules read the same values either way.
 
+A client that is still busy when it is first graded (it has steps too recent to judge yet, so
+it will be graded again) has its copy put back among the written copies instead
+(``rewritten``), where the writer's next rows for it join it: a client that goes on (one
+refreshing all the time) was read in full at its second grading, and that full read was half
+of the grader's CPU under a run of refreshes (bench/profiling.md §13). Graded a second time, it
+is proved whole as above and kept. A client that has gone quiet is not put back: its copy would
+only take room.
+
 Memory is bounded: at most ``MAX_STEPS`` steps in all, the least recently graded clients
 dropped first; a client with more steps than that is read in full each time, as before. Written
 copies wait for their client's grading (a new client is graded once its steps settle, 2 s), at
@@ -42,6 +50,7 @@ most ``MAX_WRITTEN_STEPS`` of them, the oldest dropped first.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from bisect import insort
 from collections import OrderedDict
@@ -58,7 +67,6 @@ from demo_as.lab.steps import Step
 MAX_STEPS = 20_000
 MAX_GRADED_ONCE = 20_000
 MAX_WRITTEN_STEPS = 10_000
-ALL_IDS = 2**62  # COUNT_UP_TO over every id
 
 # ``detail`` as the text stored, decoded only for the rows a copy does not hold yet: a pass
 # reads every row above the oldest of its copies' newest ids, and decoding the ones already held
@@ -80,6 +88,11 @@ COUNT_UP_TO = (
         EVENTS.c.client_id.in_(bindparam("client_ids", expanding=True)),
         EVENTS.c.id <= bindparam("up_to"),
     )
+    .group_by(EVENTS.c.client_id)
+)
+COUNT_ALL = (
+    select(EVENTS.c.client_id, func.count(EVENTS.c.id), func.min(EVENTS.c.id))
+    .where(EVENTS.c.client_id.in_(bindparam("client_ids", expanding=True)))
     .group_by(EVENTS.c.client_id)
 )
 
@@ -180,15 +193,17 @@ class StepsCache:
             if row["client_id"] is not None and row["client_id"] not in self.clients
         ]
         with self.written_lock:
+            added = 0
             for step in steps:
                 copy = self.written.get(step.client_id)  # type: ignore[arg-type]
                 if copy is None:
                     copy = self.written[step.client_id] = ClientSteps()  # type: ignore[index]
+                elif step.id <= copy.newest_id:
+                    continue  # read already, by the grading that put this copy back (rewritten)
                 copy.add(step)
-            self.written_held += len(steps)
-            while self.written_held > MAX_WRITTEN_STEPS:
-                _oldest, dropped = self.written.popitem(last=False)
-                self.written_held -= len(dropped.steps)
+                added += 1
+            self.written_held += added
+            self.drop_oldest_written()
 
     def take_written(self, client_ids: list[str]) -> dict[str, ClientSteps]:
         with self.written_lock:
@@ -196,8 +211,12 @@ class StepsCache:
             self.written_held -= sum(len(copy.steps) for copy in taken.values())
         return taken
 
-    def steps_of(self, engine: Engine, client_ids: list[str]) -> dict[str, list[Step]]:
-        """Each client's steps in journal order, as the journal holds them now."""
+    def steps_of(
+        self, engine: Engine, client_ids: list[str], settled: float = math.inf
+    ) -> dict[str, list[Step]]:
+        """Each client's steps in journal order, as the journal holds them now. A client with a
+        step after ``settled`` (wall time) is graded again once that step settles
+        (recorder.log_new_failures): if this is its first grading, its copy is ``rewritten``."""
         copies = {c: self.clients.pop(c, None) for c in client_ids}
         for copy in copies.values():
             if copy is not None:
@@ -220,9 +239,35 @@ class StepsCache:
                 copies.update(fresh)
         held_before = set(known)
         for client_id in client_ids:
+            copy = copies[client_id]
             if client_id in held_before or self.graded_before(client_id):
-                self.keep(client_id, copies[client_id])  # type: ignore[arg-type]
+                self.keep(client_id, copy)  # type: ignore[arg-type]
+            elif copy.steps and copy.steps[-1].at > settled:  # type: ignore[union-attr]
+                self.rewritten(client_id, copy)  # type: ignore[arg-type]
         return {c: copies[c].steps for c in client_ids}  # type: ignore[union-attr]
+
+    def rewritten(self, client_id: str, copy: ClientSteps) -> None:
+        """A client graded for the first time goes back among the written copies (a copy of
+        its copy: the grader is still reading this one), where the writer's next offers for it
+        land: graded again (a client that goes on refreshing), it is proved whole and not read
+        in full. What the writer offered for it meanwhile joins it."""
+        again = ClientSteps(list(copy.steps), copy.newest_id)
+        with self.written_lock:
+            meanwhile = self.written.pop(client_id, None)
+            if meanwhile is not None:
+                self.written_held -= len(meanwhile.steps)
+                for step in meanwhile.steps:
+                    if step.id > again.newest_id:
+                        again.add(step)
+            self.written[client_id] = again
+            self.written_held += len(again.steps)
+            self.drop_oldest_written()
+
+    def drop_oldest_written(self) -> None:
+        """Within ``MAX_WRITTEN_STEPS`` (``written_lock`` held), the oldest copies first."""
+        while self.written_held > MAX_WRITTEN_STEPS:
+            _oldest, dropped = self.written.popitem(last=False)
+            self.written_held -= len(dropped.steps)
 
     def graded_before(self, client_id: str) -> bool:
         """Whether ``client_id`` was graded before without a copy kept (else remember it was)."""
@@ -260,7 +305,7 @@ class StepsCache:
         many as the copy's steps, from the same oldest id (the copy's rows are journal rows)."""
         stamps = {
             row[0]: (int(row[1]), int(row[2]))
-            for row in db.execute(COUNT_UP_TO, {"client_ids": list(written), "up_to": ALL_IDS})
+            for row in db.execute(COUNT_ALL, {"client_ids": list(written)})
         }
         return {c: copy for c, copy in written.items() if stamps.get(c) == copy.stamp()}
 

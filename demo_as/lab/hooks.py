@@ -284,6 +284,8 @@ def token_event(request: Request, outcome: str, extra: dict[str, Any]) -> NewEve
 def token_response(request: Request, response: Any) -> None:
     """A successful token response (tokens.TokenResponse): fingerprints of what was issued, and
     the granted scope."""
+    if noted(request, "lab_token") is None:  # the lab is off, or the request was not noted
+        return
     settings = request.app.state.settings
     refresh = response.refresh_token
     event = token_event(

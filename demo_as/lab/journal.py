@@ -100,47 +100,70 @@ class NewEvent:
     graded: bool = False  # may change a verdict: the grader looks at the client afterwards
 
 
-# Kinds whose identical repeats within one batch of the writer are stored as one event.
+# Kinds whose identical repeats within one batch of the writer are stored as one event (Repeats).
 MERGED_KINDS = ("introspection",)
 
 
-def merge_repeats(events: list[NewEvent]) -> list[NewEvent]:
-    """Identical introspections of one token in one batch (an RS checking the same token for
-    each of its requests) as one event: ``detail.repeats`` (N ≥ 2), ``detail.last_at``, summary
-    suffixed ``(×N)``, as the RS merges its identical successful requests. Only back-to-back
-    repeats of a client merge: any other step of that client in between ends the run, so the
-    timeline keeps the order of what happened. Without this the AS's own introspection steps
-    would be most of the journal under introspection traffic (one per RS request), pushing
-    every client's other steps out of the retention bound."""
-    merged: list[NewEvent] = []
-    latest: dict[str | None, int] = {}  # client (else token) -> index of its latest event
-    for event in events:
+class Repeats:
+    """Identical introspections of one token as one event: ``detail.repeats`` (N ≥ 2),
+    ``detail.last_at``, summary suffixed ``(×N)`` (``label``), as the RS merges its identical
+    successful requests. Only back-to-back repeats of a client merge: any other step of that
+    client in between ends the run, so the timeline keeps the order of what happened. Without
+    this the AS's own introspection steps would be most of the journal under introspection
+    traffic (one per RS request), pushing every client's other steps out of the retention bound.
+
+    The journal writer merges as events are submitted (``absorbs``), not when it takes its
+    batch: a thread that spends its time on hundreds of queued copies of one introspection
+    takes the GIL from the event loop at each of the loop's own GIL releases (its SQLite reads,
+    its socket writes), and that cost the loop 20 µs of CPU per introspection (bench/profiling.md
+    §13), ten times the queued copies' own cost."""
+
+    def __init__(self) -> None:
+        # client (else token) -> its latest event, with what a repeat of it must equal (None:
+        # not a kind that merges)
+        self.latest: dict[str | None, tuple[NewEvent, tuple[Any, ...] | None]] = {}
+
+    def absorbs(self, event: NewEvent) -> bool:
+        """True when ``event`` was counted as one more repeat of its client's latest event (the
+        caller drops it); otherwise it becomes that client's latest."""
         who = event.client_id or event.token_fingerprint
-        held = latest.get(who)
-        if held is not None and same_repeat(merged[held], event):
-            first = merged[held]
-            first.detail = {
-                **first.detail,
-                "repeats": first.detail.get("repeats", 1) + 1,
-                "last_at": event.at,
-            }
-            continue
-        latest[who] = len(merged)
-        merged.append(event)
-    for event in merged:
+        mergeable = repeat_key(event) if event.kind in MERGED_KINDS else None
+        held = self.latest.get(who)
+        if held is not None and mergeable is not None and held[1] == mergeable:
+            first = held[0]
+            if "repeats" not in first.detail:
+                first.detail = {**first.detail, "repeats": 1}  # its own copy: the key holds one
+            first.detail["repeats"] += 1
+            first.detail["last_at"] = event.at
+            return True
+        self.latest[who] = (event, mergeable)
+        return False
+
+
+def repeat_key(event: NewEvent) -> tuple[Any, ...]:
+    """What two events must share to be one event repeated."""
+    return (
+        event.server,
+        event.kind,
+        event.client_id,
+        event.attribution,
+        event.token_fingerprint,
+        event.detail,
+    )
+
+
+def label_repeats(events: list[NewEvent]) -> list[NewEvent]:
+    """The ``(×N)`` suffix on each merged event's summary, once, as it is written."""
+    for event in events:
         if "repeats" in event.detail and event.kind in MERGED_KINDS:
             event.summary = f"{event.summary} (×{event.detail['repeats']})"
-    return merged
+    return events
 
 
-def same_repeat(first: NewEvent, event: NewEvent) -> bool:
-    keys = ("server", "kind", "client_id", "attribution", "token_fingerprint")
-    return (
-        event.kind in MERGED_KINDS
-        and all(getattr(first, key) == getattr(event, key) for key in keys)
-        and {k: v for k, v in first.detail.items() if k not in ("repeats", "last_at")}
-        == event.detail
-    )
+def merge_repeats(events: list[NewEvent]) -> list[NewEvent]:
+    """``events`` with their repeats merged (``Repeats``) and labelled."""
+    repeats = Repeats()
+    return label_repeats([event for event in events if not repeats.absorbs(event)])
 
 
 @dataclass

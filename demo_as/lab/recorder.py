@@ -17,6 +17,7 @@ from demo_as.lab.steps import Step, Verdict
 
 MAX_LOGGED = 10000
 GRADE_CHUNK = 200  # clients read in one query by a grading pass
+LOGGED_EVENT_IDS = 5  # event ids a log line names (events_named)
 
 
 def lab_of(request: Request) -> LabRuntime | None:
@@ -48,8 +49,8 @@ def log_new_failures(lab: LabRuntime, client_ids: set[str]) -> dict[str, float]:
     later: dict[str, float] = {}
     for start in range(0, len(pending), GRADE_CHUNK):
         chunk = pending[start : start + GRADE_CHUNK]
-        steps_by_client = lab.steps_cache.steps_of(lab.engine, chunk)
         settled = time.time() - SETTLE_SECONDS
+        steps_by_client = lab.steps_cache.steps_of(lab.engine, chunk, settled)
         context = Context(now=settled)
         for client_id in chunk:
             steps, newest = settled_steps(steps_by_client[client_id], settled)
@@ -86,12 +87,20 @@ def note_failures(lab: LabRuntime, client_id: str, verdicts: list[Verdict]) -> N
             lab.logged_failures.clear()
         lab.logged_failures.add(key)
         logger.warning(
-            "lab: client %s fails rule %s: %s (events %s)",
+            "lab: client %s fails rule %s: %s (%s)",
             client_id,
             verdict.rule,
             verdict.detail,
-            ", ".join(f"#{i}" for i in verdict.events),
+            events_named(verdict.events),
         )
+
+
+def events_named(event_ids: list[int]) -> str:
+    """The evidence of a log line: the first ``LOGGED_EVENT_IDS`` event ids, then how many more
+    (a client refreshing all day can fail a rule with hundreds; the lab's pages list them all)."""
+    named = ", ".join(f"#{i}" for i in event_ids[:LOGGED_EVENT_IDS])
+    more = len(event_ids) - LOGGED_EVENT_IDS
+    return f"events {named}" + (f" and {more} more" if more > 0 else "")
 
 
 def probe_for(lab: LabRuntime, kinds: tuple[str, ...], client_id: str) -> Any:

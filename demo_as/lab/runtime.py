@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from demo_as.lab.grading_cache import StepsCache
-from demo_as.lab.journal import JournalLimits, NewEvent, merge_repeats, store_events
+from demo_as.lab.journal import JournalLimits, NewEvent, Repeats, label_repeats, store_events
 from demo_as.lab.probes import FIRED, active_probes
 from demo_as.lab.secret import load_or_create_lab_secret
 from demo_as.private_files import private_directory
@@ -154,6 +154,7 @@ class JournalWriter:
         self.engine, self.limits, self.grader = engine, limits, grader
         self.steps_cache = steps_cache  # offered what is stored: the grader need not read it
         self.queued: deque[NewEvent] = deque()
+        self.repeats = Repeats()  # of the queued events: repeats merge as they are submitted
         self.wake = threading.Condition()
         self.submitted = 0  # events accepted so far
         self.handled = 0  # of those, written (or lost with their batch)
@@ -169,6 +170,8 @@ class JournalWriter:
                 return False  # the app is shutting down: its database is about to be closed
             full = len(self.queued) >= self.MAX_QUEUED
             if not full:
+                if self.repeats.absorbs(event):
+                    return True  # counted in a queued event: handled with it
                 self.queued.append(event)
                 self.submitted += 1
                 if self.thread is None:
@@ -208,6 +211,7 @@ class JournalWriter:
                 self.wake.wait()
             self.wake.wait_for(self.write_now, self.LINGER)
             count = min(len(self.queued), self.MAX_BATCH)
+            self.repeats = Repeats()  # nothing merges into an event once it is taken
             return [self.queued.popleft() for _ in range(count)]
 
     def write_now(self) -> bool:
@@ -217,7 +221,7 @@ class JournalWriter:
         while True:
             batch = self.next_batch()
             try:
-                stored = store_events(self.engine, self.limits, merge_repeats(batch))
+                stored = store_events(self.engine, self.limits, label_repeats(batch))
                 self.steps_cache.offer(stored)
                 newest: dict[str, float] = {}
                 for event in batch:

@@ -238,3 +238,35 @@ def test_written_copies_are_bounded_and_skip_clients_the_grader_holds(
     steps = cache.steps_of(engine, ["a", "d", "held"])
     assert {c: steps[c] for c in steps} == {c: as_read(engine, c) for c in ("a", "d", "held")}
     assert cache.written_used == 1  # "d"; "a" was read, "held" brought up to date from its copy
+
+
+def test_a_client_still_busy_at_its_first_grading_is_not_read_in_full_at_its_second(
+    engine, database_url
+):
+    """Its copy goes back among the written ones (StepsCache.rewritten) and the writer's next
+    rows join it; a client gone quiet is not put back."""
+    cache = StepsCache()
+    now = time.time()
+    settled = now - 2
+    offered(cache, engine, [event("quiet", 0, at=now - 10), event("busy", 0, at=now - 10)])
+    offered(cache, engine, [event("busy", 1, at=now)])  # too recent to judge: graded again
+    cache.steps_of(engine, ["quiet", "busy"], settled)
+    assert list(cache.written) == ["busy"]
+    offered(cache, engine, [event("busy", 2, at=now + 0.1)])
+    assert cache.steps_of(engine, ["busy"], settled)["busy"] == as_read(engine, "busy")
+    if database_url.startswith("sqlite"):
+        assert (cache.written_used, cache.full_reads) == (3, 0)
+    else:  # PostgreSQL: nothing is offered, so the copy put back is not whole
+        assert (cache.written_used, cache.full_reads) == (0, 3)
+    assert "busy" in cache.clients and not cache.written
+
+
+def test_rows_offered_after_a_grading_read_them_are_not_counted_twice(engine):
+    """The writer offers a batch only after storing it: a grading in between read its rows."""
+    cache = StepsCache()
+    now = time.time()
+    batch = store_events(engine, None, [event("a", 0, at=now - 5), event("a", 1, at=now)])
+    cache.steps_of(engine, ["a"], settled=now - 2)  # read in full, put back: "a" is busy
+    cache.offer(batch)
+    assert cache.steps_of(engine, ["a"])["a"] == as_read(engine, "a")
+    assert (cache.written_used, cache.full_reads) == (1, 1)

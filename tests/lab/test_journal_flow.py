@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from demo_as.db import session
 from demo_as.lab.journal import NewEvent, fingerprint, merge_repeats
 from demo_as.lab.models import LabEvent
+from demo_as.lab.recorder import events_named
 
 
 def events_of(lab, client_id: str) -> list[dict]:
@@ -148,6 +149,12 @@ def test_reuse_fails_rotation_and_logs_one_line(lab, caplog):
     assert len(lines()) == 1
 
 
+def test_a_log_line_names_the_first_five_events_and_counts_the_rest():
+    assert events_named([3]) == "events #3"
+    assert events_named([1, 2, 3, 4, 5]) == "events #1, #2, #3, #4, #5"
+    assert events_named(list(range(1, 95))) == "events #1, #2, #3, #4, #5 and 89 more"
+
+
 def rs_challenge(at: float, status: int, scope: str, token: str | None) -> dict:
     """A challenge as the RS reports it (scoped_tools_server/lab_journal.py)."""
     error = "insufficient_scope" if status == 403 else None
@@ -267,6 +274,26 @@ def test_repeated_introspections_are_one_event_with_a_count(start_lab):
         if "repeats" in event["detail"]:
             assert event["summary"].endswith(f"(×{event['detail']['repeats']})")
             assert event["detail"]["last_at"] >= time.time() - 60
+
+
+def test_the_writer_counts_a_repeat_into_the_queued_event_as_it_is_submitted(lab):
+    """Repeats merge on ``submit``, so the writer's queue holds one event however many
+    identical introspections arrive in a batch (runtime.JournalWriter, journal.Repeats)."""
+    writer = lab.app.state.lab.writer
+    writer.flush()
+    writer.LINGER = 60.0  # the batch waits for this test's flush
+    try:
+        detail = {"active": True, "scope": "notes:read"}
+        for _ in range(4):
+            event = NewEvent("as", "introspection", "i", dict(detail), "client-q", "token", "t1")
+            assert writer.submit(event)
+        assert [e.detail.get("repeats") for e in writer.queued] == [4]
+        writer.flush()
+    finally:
+        del writer.LINGER
+    with session(lab.app.state.engine) as db:
+        rows = db.exec(select(LabEvent).where(LabEvent.client_id == "client-q")).scalars().all()
+    assert [(row.summary, row.detail["repeats"]) for row in rows] == [("i (×4)", 4)]
 
 
 def test_only_back_to_back_identical_introspections_merge():
