@@ -139,14 +139,23 @@ JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 def json_native(value: Any) -> bool:
     """Whether ``value`` is what decoding its JSON gives back, types included (plain dicts with
-    string keys, lists and scalars): the check costs a third of the round trip."""
+    string keys, lists and scalars): the check costs a third of the round trip. A scalar in a
+    dict or list is checked in place, without a call: most of a detail's values are."""
     kind = type(value)
     if kind in JSON_SCALARS:
         return True
-    if kind is list:
-        return all(map(json_native, value))
     if kind is dict:
-        return all(type(key) is str for key in value) and all(map(json_native, value.values()))
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) not in JSON_SCALARS and not json_native(item):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            if type(item) not in JSON_SCALARS and not json_native(item):
+                return False
+        return True
     return False
 
 

@@ -160,12 +160,6 @@ def label_repeats(events: list[NewEvent]) -> list[NewEvent]:
     return events
 
 
-def merge_repeats(events: list[NewEvent]) -> list[NewEvent]:
-    """``events`` with their repeats merged (``Repeats``) and labelled."""
-    repeats = Repeats()
-    return label_repeats([event for event in events if not repeats.absorbs(event)])
-
-
 @dataclass
 class StoredBatch:
     """A batch as ``store_events`` stored it: the rows (their ``client_id`` attributed by

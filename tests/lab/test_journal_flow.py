@@ -21,7 +21,7 @@ from lab.conftest import RESOURCE
 from sqlalchemy import func, select
 
 from demo_as.db import session
-from demo_as.lab.journal import NewEvent, fingerprint, merge_repeats
+from demo_as.lab.journal import NewEvent, Repeats, fingerprint, label_repeats
 from demo_as.lab.models import LabEvent
 from demo_as.lab.recorder import events_named
 
@@ -304,16 +304,16 @@ def test_only_back_to_back_identical_introspections_merge():
         )
 
     refresh_step = NewEvent("as", "refresh", "refresh", {}, "client-a", "request")
-    merged = merge_repeats(
-        [
-            introspection("client-a", "sha256:a1"),
-            introspection("client-b", "sha256:b1"),  # another client: no break for client-a
-            introspection("client-a", "sha256:a1"),
-            refresh_step,  # client-a did something else: the run ends
-            introspection("client-a", "sha256:a1"),
-            introspection("client-a", "sha256:a1", active=False),
-        ]
-    )
+    repeats = Repeats()  # as JournalWriter.submit and run use it
+    submitted = [
+        introspection("client-a", "sha256:a1"),
+        introspection("client-b", "sha256:b1"),  # another client: no break for client-a
+        introspection("client-a", "sha256:a1"),
+        refresh_step,  # client-a did something else: the run ends
+        introspection("client-a", "sha256:a1"),
+        introspection("client-a", "sha256:a1", active=False),
+    ]
+    merged = label_repeats([event for event in submitted if not repeats.absorbs(event)])
     assert [(e.client_id, e.kind, e.detail.get("repeats")) for e in merged] == [
         ("client-a", "introspection", 2),
         ("client-b", "introspection", None),
