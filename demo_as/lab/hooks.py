@@ -53,6 +53,8 @@ def client_of(request: Request) -> str | None:
 
 def metadata_fetch(request: Request) -> None:
     """RFC 8414 metadata fetched (unattributed: no client_id is sent)."""
+    if lab_of(request) is None:
+        return
     record(
         request,
         NewEvent("as", "metadata-fetch", f"GET {request.url.path}", {"path": request.url.path}),
@@ -61,6 +63,8 @@ def metadata_fetch(request: Request) -> None:
 
 def registration(request: Request, client: Any) -> None:
     """RFC 7591 registration that succeeded, with the metadata the client sent."""
+    if lab_of(request) is None:
+        return
     sent = getattr(request, "_json", None)  # FastAPI's parsed body (unknown fields included)
     sent = sent if isinstance(sent, dict) else {}
     detail = {key: sent.get(key) for key in REGISTRATION_KEYS if key in sent}
@@ -84,6 +88,8 @@ def registration(request: Request, client: Any) -> None:
 
 def authorization_request(request: Request, items: list[tuple[str, str]], client: Any) -> None:
     """GET /authorize as sent, before validation (a refused request is journaled too)."""
+    if lab_of(request) is None:
+        return
     params = dict(items)
     settings = request.app.state.settings
     client_id = client.client_id if client is not None else None
@@ -123,6 +129,8 @@ def consent_decision(request: Request, pending: Any, decision: str, ticked: list
 
     Kept on the request and written with the authorization response, after the route committed:
     a second connection must not write while the request's transaction holds SQLite's lock."""
+    if lab_of(request) is None:
+        return
     request.state.lab_client_id = pending.client_id
     granted = [s for s in pending.scopes if s in ticked] if decision != "deny" else []
     request.state.lab_consent = NewEvent(
@@ -159,6 +167,8 @@ def authorization_response(
 ) -> None:
     """The redirect actually sent (success or error), with the iss it carried (RFC 9207): the
     parameters the response added (not the redirect URI's own query, which the client chose)."""
+    if lab_of(request) is None:
+        return
     settings = request.app.state.settings
     params = redirect.parameters
     iss = params.get("iss")
@@ -284,7 +294,7 @@ def token_event(request: Request, outcome: str, extra: dict[str, Any]) -> NewEve
 def token_response(request: Request, response: Any) -> None:
     """A successful token response (tokens.TokenResponse): fingerprints of what was issued, and
     the granted scope."""
-    if noted(request, "lab_token") is None:  # the lab is off, or the request was not noted
+    if lab_of(request) is None:
         return
     settings = request.app.state.settings
     refresh = response.refresh_token
@@ -306,6 +316,8 @@ def token_response(request: Request, response: Any) -> None:
 
 def reuse_detected(request: Request, grant_id: str) -> None:
     """OAuth 2.1 §4.3.1: a rotated refresh token came back; the grant is being revoked."""
+    if lab_of(request) is None:
+        return
     stash = noted(request, "lab_token") or {}
     record(
         request,
@@ -354,6 +366,8 @@ def refusal(request: Request, error: Any) -> None:
 
 def revocation(request: Request, client_id: str, token: str) -> None:
     """RFC 7009 revocation request by an authenticated client."""
+    if lab_of(request) is None:
+        return
     request.state.lab_client_id = client_id
     record(
         request,
