@@ -16,20 +16,22 @@ from demo_as.parameters import TOKEN_QUESTION_PARAMETERS
 from demo_as.store import Store, connection_store
 
 
-def revoke_token(store: Store, issuer: str, client_id: str, token: str) -> None:
+def revoke_token(store: Store, issuer: str, client_id: str, token: str) -> bool:
     """RFC 7009 §2.1: revoke a refresh token (and, as the RFC suggests, its whole grant) or an
-    access token (its jti). Tokens of other clients are refused; unknown tokens are ignored."""
+    access token (its jti). Tokens of other clients are refused; unknown tokens are ignored.
+    True when ``token`` was one of our refresh tokens (the lab journals which kind it was)."""
     row = store.find_refresh_token(token)
     if row is not None:
         if row.client_id != client_id:
             raise UnauthorizedClient("this token was issued to another client")
         store.revoke_grant(row.grant_id, "refresh token revoked by the client (RFC 7009)")
-        return
+        return True
     claims = verified_access_token_claims(token, store.keys_for(token), issuer, now())
     if claims is not None:
         if claims.get("client_id") != client_id:
             raise UnauthorizedClient("this token was issued to another client")
         store.revoke_access_token(str(claims.get("jti")))
+    return False
 
 
 def revoke(request: Request, form: FormParameters) -> Response:
@@ -42,9 +44,10 @@ def revoke(request: Request, form: FormParameters) -> Response:
         client = authenticate_client(store, credentials)
         if not token:
             raise InvalidRequest("token is required (RFC 7009 §2.1)")
-        revoke_token(store, request.app.state.settings.issuer, client.client_id, token)
+        issuer = request.app.state.settings.issuer
+        was_refresh_token = revoke_token(store, issuer, client.client_id, token)
         store.commit()
-        lab_hooks.revocation(request, client.client_id, token)
+        lab_hooks.revocation(request, client.client_id, token, was_refresh_token)
     return Response(status_code=200, headers=NO_STORE)
 
 

@@ -121,6 +121,21 @@ def test_honest_flow_report(lab):
     assert listed[0]["counts"]["pass"] == len(passing)
 
 
+def test_a_revocation_is_journaled_with_the_kind_of_token_it_named(lab):
+    client, _request, tokens = issue_tokens(lab.http, lab.url, RESOURCE)
+    cid = client["client_id"]
+    for token in (tokens["access_token"], "not-a-token-of-ours", tokens["refresh_token"]):
+        response = lab.http.post("/revoke", data={"token": token, "client_id": cid})
+        assert response.status_code == 200, response.text
+    revocations = [e for e in events_of(lab, cid) if e["kind"] == "revocation"]
+    assert [e["detail"]["token_type"] for e in revocations] == [
+        "access_token",
+        "unknown",
+        "refresh_token",
+    ]
+    assert revocations[2]["detail"]["token_fingerprint"] == fingerprint(tokens["refresh_token"])
+
+
 def test_reuse_fails_rotation_and_logs_one_line(lab, caplog):
     client, _request, tokens = issue_tokens(lab.http, lab.url, RESOURCE)
     cid = client["client_id"]
