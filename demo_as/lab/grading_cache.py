@@ -256,10 +256,10 @@ class StepsCache:
         return {c: copies[c].steps for c in client_ids}  # type: ignore[union-attr]
 
     def rewritten(self, client_id: str, copy: ClientSteps) -> None:
-        """A client graded for the first time goes back among the written copies (a copy of
-        its copy: the grader is still reading this one), where the writer's next offers for it
-        land: graded again (a client that goes on refreshing), it is proved whole and not read
-        in full. What the writer offered for it meanwhile joins it."""
+        """A client still busy at its first grading goes back among the written copies (a copy
+        of its copy: the grader is still reading this one), where the writer's next offers for
+        it land: graded again, it is proved whole and not read in full. What the writer offered
+        for it meanwhile joins it."""
         again = ClientSteps(list(copy.steps), copy.newest_id)
         with self.written_lock:
             meanwhile = self.written.pop(client_id, None)

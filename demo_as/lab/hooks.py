@@ -1,4 +1,6 @@
-"""The AS's calls into the lab: one line in each route, each a no-op when the lab is off.
+"""The AS's calls into the lab: one line in each route, each a no-op when the lab is off
+(``with_the_lab``; the two that answer a question, ``iss_mode_for`` and
+``access_token_lifetime``, answer with the settings then).
 
 A hook never breaks the request it observes: a failing journal write is logged and ignored.
 Secrets never reach the journal: tokens, codes, verifiers and refresh tokens are fingerprinted
@@ -11,7 +13,9 @@ request presented) travel on ``request.state`` (``lab_client_id``, ``lab_token``
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -36,6 +40,18 @@ REGISTRATION_KEYS = (
 )
 
 
+def with_the_lab(hook: Callable[..., None]) -> Callable[..., None]:
+    """A hook that journals: with the lab off it returns before it looks at anything the route
+    gave it (no fingerprint, no event built, no read)."""
+
+    @functools.wraps(hook)
+    def journaling(request: Request, *args: Any, **kwargs: Any) -> None:
+        if lab_of(request) is not None:
+            hook(request, *args, **kwargs)
+
+    return journaling
+
+
 def noted(request: Request, name: str) -> Any:
     """What an earlier hook of this request set on ``request.state``, or None. The same dict
     ``request.state`` writes to (Starlette keeps it in the scope), read without the
@@ -51,20 +67,18 @@ def client_of(request: Request) -> str | None:
 # --- discovery and registration -----------------------------------------------------------
 
 
+@with_the_lab
 def metadata_fetch(request: Request) -> None:
     """RFC 8414 metadata fetched (unattributed: no client_id is sent)."""
-    if lab_of(request) is None:
-        return
     record(
         request,
         NewEvent("as", "metadata-fetch", f"GET {request.url.path}", {"path": request.url.path}),
     )
 
 
+@with_the_lab
 def registration(request: Request, client: Any) -> None:
     """RFC 7591 registration that succeeded, with the metadata the client sent."""
-    if lab_of(request) is None:
-        return
     sent = getattr(request, "_json", None)  # FastAPI's parsed body (unknown fields included)
     sent = sent if isinstance(sent, dict) else {}
     detail = {key: sent.get(key) for key in REGISTRATION_KEYS if key in sent}
@@ -86,10 +100,9 @@ def registration(request: Request, client: Any) -> None:
 # --- the front channel --------------------------------------------------------------------
 
 
+@with_the_lab
 def authorization_request(request: Request, items: list[tuple[str, str]], client: Any) -> None:
     """GET /authorize as sent, before validation (a refused request is journaled too)."""
-    if lab_of(request) is None:
-        return
     params = dict(items)
     settings = request.app.state.settings
     client_id = client.client_id if client is not None else None
@@ -124,13 +137,12 @@ def authorization_request(request: Request, items: list[tuple[str, str]], client
     )
 
 
+@with_the_lab
 def consent_decision(request: Request, pending: Any, decision: str, ticked: list[str]) -> None:
     """The user's answer: what was asked and what was granted (asked ∩ ticked on approve).
 
     Kept on the request and written with the authorization response, after the route committed:
     a second connection must not write while the request's transaction holds SQLite's lock."""
-    if lab_of(request) is None:
-        return
     request.state.lab_client_id = pending.client_id
     granted = [s for s in pending.scopes if s in ticked] if decision != "deny" else []
     request.state.lab_consent = NewEvent(
@@ -162,13 +174,12 @@ def iss_mode_for(request: Request, client_id: str) -> IssMode:
     return IssMode.wrong if probe.probe == "iss-wrong" else IssMode.omit
 
 
+@with_the_lab
 def authorization_response(
     request: Request, client_id: str | None, redirect: AuthorizationRedirect
 ) -> None:
     """The redirect actually sent (success or error), with the iss it carried (RFC 9207): the
     parameters the response added (not the redirect URI's own query, which the client chose)."""
-    if lab_of(request) is None:
-        return
     settings = request.app.state.settings
     params = redirect.parameters
     iss = params.get("iss")
@@ -205,6 +216,7 @@ def authorization_response(
 # --- the token endpoint -------------------------------------------------------------------
 
 
+@with_the_lab
 def token_request(
     request: Request,
     client: Any,
@@ -217,8 +229,6 @@ def token_request(
     """Remember what an authenticated token request presented (recorded with its outcome).
     Which generation a presented refresh token is comes from the route's own reads
     (``refresh_token_presented``): no query of its own."""
-    if lab_of(request) is None:
-        return
     presented = refresh_token
     request.state.lab_client_id = client.client_id
     request.state.lab_token = {
@@ -285,11 +295,10 @@ def token_event(request: Request, outcome: str, extra: dict[str, Any]) -> NewEve
     )
 
 
+@with_the_lab
 def token_response(request: Request, response: Any) -> None:
     """A successful token response (tokens.TokenResponse): fingerprints of what was issued, and
     the granted scope."""
-    if lab_of(request) is None:
-        return
     settings = request.app.state.settings
     refresh = response.refresh_token
     event = token_event(
@@ -308,10 +317,9 @@ def token_response(request: Request, response: Any) -> None:
         record(request, event)
 
 
+@with_the_lab
 def reuse_detected(request: Request, grant_id: str) -> None:
     """OAuth 2.1 §4.3.1: a rotated refresh token came back; the grant is being revoked."""
-    if lab_of(request) is None:
-        return
     stash = noted(request, "lab_token") or {}
     record(
         request,
@@ -333,11 +341,10 @@ def reuse_detected(request: Request, grant_id: str) -> None:
 # --- refusals, revocation, introspection --------------------------------------------------
 
 
+@with_the_lab
 def refusal(request: Request, error: Any) -> None:
     """An OAuth error answer or an error page: the token event of a token request, else one
     ``refusal`` event naming the endpoint and the rule."""
-    if lab_of(request) is None:
-        return
     code = getattr(error, "error", None) or getattr(error, "title", "refused")
     description = getattr(error, "description", None) or getattr(error, "explanation", None)
     event = token_event(request, str(code), {"error_description": description})
@@ -358,11 +365,10 @@ def refusal(request: Request, error: Any) -> None:
     record(request, event)
 
 
+@with_the_lab
 def revocation(request: Request, client_id: str, token: str, was_refresh_token: bool) -> None:
     """RFC 7009 revocation request by an authenticated client; ``was_refresh_token`` from the
     route's own lookup (no query of its own). Any other token is named by its shape."""
-    if lab_of(request) is None:
-        return
     request.state.lab_client_id = client_id
     if was_refresh_token:
         token_type = "refresh_token"
@@ -381,14 +387,13 @@ def revocation(request: Request, client_id: str, token: str, was_refresh_token: 
     )
 
 
+@with_the_lab
 def introspection(
     request: Request, token: str, body: dict[str, Any], token_fingerprint: str | None = None
 ) -> None:
     """RFC 7662 introspection by an RS, attributed to the token's client. ``token_fingerprint``:
     the token's ``journal.fingerprint`` when the route has it already
     (verified_tokens.VerifiedToken), else it is computed here, only with the lab on."""
-    if lab_of(request) is None:
-        return
     client_id = body.get("client_id")
     token_fingerprint = token_fingerprint or fingerprint(token)
     record(

@@ -106,11 +106,12 @@ MERGED_KINDS = ("introspection",)
 
 class Repeats:
     """Identical introspections of one token as one event: ``detail.repeats`` (N ≥ 2),
-    ``detail.last_at``, summary suffixed ``(×N)`` (``label``), as the RS merges its identical
-    successful requests. Only back-to-back repeats of a client merge: any other step of that
-    client in between ends the run, so the timeline keeps the order of what happened. Without
-    this the AS's own introspection steps would be most of the journal under introspection
-    traffic (one per RS request), pushing every client's other steps out of the retention bound.
+    ``detail.last_at``, summary suffixed ``(×N)`` (``label_repeats``), as the RS merges its
+    identical successful requests. Only back-to-back repeats of a client merge: any other step
+    of that client in between ends the run, so the timeline keeps the order of what happened.
+    Without this the AS's own introspection steps would be most of the journal under
+    introspection traffic (one per RS request), pushing every client's other steps out of the
+    retention bound.
 
     The journal writer merges as events are submitted (``absorbs``), not when it takes its
     batch: a thread that spends its time on hundreds of queued copies of one introspection
