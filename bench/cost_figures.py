@@ -228,9 +228,14 @@ async def as_introspection(
     peer: PeerStack | None,
     peer_token: str | None,
     sizes: CostSizes,
+    no_lab: tuple[ServerProcess, str] | None = None,
 ) -> list[Side]:
-    """AS CPU per ``/introspect`` (8 callers), ours and the peer's."""
+    """AS CPU per ``/introspect`` (8 callers): ours, then (``no_lab``: an AS of this build with
+    ``--no-lab`` and a token of its own) that AS, then the peer's, all in one alternation."""
     sides = [Side("our AS", OurIntrospect(auth.base_url, token), [auth])]
+    if no_lab is not None:
+        server, its_token = no_lab
+        sides.append(Side("our AS --no-lab", OurIntrospect(server.base_url, its_token), [server]))
     if peer is not None and peer_token is not None:
         sides.append(Side("peer AS", PeerIntrospect(peer.auth.base_url, peer_token), [peer.auth]))
     return await alternate(sides, concurrency=8, seconds=sizes.round_seconds, rounds=sizes.rounds)

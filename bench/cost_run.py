@@ -68,23 +68,11 @@ async def first_token_figures(
     resource: str,
     peer: PeerStack | None,
     sizes: c.CostSizes,
-    workdir: Path,
+    no_lab: ServerProcess | None,
 ) -> None:
-    """Ours (lab on, as shipped) against the peer. In a full run an AS of this build with
-    ``--no-lab`` takes part in the same alternation, so the run also says how much of the
-    difference is the lab (not in the smoke run, which must stay under a minute)."""
-    no_lab = None
-    if not report.quick:
-        no_lab = start_as(
-            workdir, [resource], free_loopback_port(), name="demo_as_no_lab", extra=["--no-lab"]
-        )
-    try:
-        if no_lab is not None:
-            wait_ready([no_lab])
-        sides = await c.as_first_token(auth, resource, peer, sizes, no_lab=no_lab)
-    finally:
-        if no_lab is not None:
-            no_lab.stop()
+    """Ours (lab on, as shipped) against the peer; ``no_lab`` (full runs) takes part in the same
+    alternation, so the run also says how much of the difference is the lab."""
+    sides = await c.as_first_token(auth, resource, peer, sizes, no_lab=no_lab)
     ours, *theirs = sides
     ours_no_lab = theirs.pop(0) if no_lab is not None else None
     add_ours_and_ratio(
@@ -95,25 +83,32 @@ async def first_token_figures(
             "as_first_token_cpu_vs_peer",
             "our AS CPU per first token ÷ the peer AS's (5 requests there)",
         ),
-        "See Profile §7, §8, §10 and §11 below: ours stores each step durably (14 statements "
-        "and 3 commits per first token, on the sqlite3 driver), signs an ES256 JWT (RFC 9068) and "
-        "journals and grades the client for the lab; the peer keeps opaque tokens in dicts. "
-        "`as_first_token_no_lab_cpu_vs_peer` (full runs) is the same comparison without the lab.",
+        "See Profile §7, §8, §10, §11 and §14 below: ours stores each step durably (14 "
+        "statements and 3 commits per first token, on the sqlite3 driver), signs an ES256 JWT "
+        "(RFC 9068) and journals and grades the client for the lab; the peer keeps opaque tokens "
+        "in dicts. `as_first_token_no_lab_cpu_vs_peer` (full runs) is the same comparison "
+        "without the lab.",
     )
     if ours_no_lab is not None:
-        no_lab_figure(report, ours_no_lab, theirs)
+        no_lab_figure(
+            report, "as_first_token_no_lab_cpu_vs_peer", "first token", ours_no_lab, theirs
+        )
     detail_sides(report, "first token", sides)
 
 
-def no_lab_figure(report: Report, ours_no_lab: c.Side, theirs: list[c.Side]) -> None:
+def no_lab_figure(
+    report: Report, name: str, per: str, ours_no_lab: c.Side, theirs: list[c.Side]
+) -> None:
+    """The ``--no-lab`` AS's CPU per ``per`` ÷ the peer's, measured in the same alternation."""
     check_errors(report, [ours_no_lab])
     report.add(
         Figure(
-            "as_first_token_no_lab_cpu_vs_peer",
+            name,
             ratio(ours_no_lab.cpu_ms, theirs[0].cpu_ms) if theirs else None,
             "×",
-            "AS CPU per first token of this build with --no-lab (a fresh database) ÷ the peer "
-            f"AS's, in the same alternation: the protocol's work without the lab's: {PEER}",
+            f"AS CPU per {per} of this build with --no-lab (a database of its own, fresh at "
+            f"the start of these figures) ÷ the peer AS's, in the same alternation: the "
+            f"protocol's work without the lab's: {PEER}",
             2,
         )
     )
@@ -126,17 +121,27 @@ async def introspection_figures(
     peer: PeerStack | None,
     peer_token: str | None,
     sizes: c.CostSizes,
+    no_lab: tuple[ServerProcess, str] | None,
 ) -> None:
-    sides = await c.as_introspection(auth, token, peer, peer_token, sizes)
+    """Ours against the peer; ``no_lab`` (full runs: the AS and a token of its own) takes part
+    in the same alternation."""
+    sides = await c.as_introspection(auth, token, peer, peer_token, sizes, no_lab=no_lab)
+    ours, *theirs = sides
+    ours_no_lab = theirs.pop(0) if no_lab is not None else None
     add_ours_and_ratio(
         report,
-        sides,
+        [ours, *theirs],
         ("as_introspect_cpu_ms", INTROSPECT_MEANING, 3),
         ("as_introspect_cpu_vs_peer", "our AS CPU per /introspect ÷ the peer AS's"),
-        "See Profile §4b, §7 and §8 below: ours reads revocation in the database on every call "
-        "(RFC 7662 §2.2), sends six more response headers (no-store, security headers) and "
-        "journals the introspection for the lab; the peer looks an opaque token up in a dict.",
+        "See Profile §4b, §7, §8 and §13 below: ours reads revocation in the database on every "
+        "call (RFC 7662 §2.2), sends six more response headers (no-store, security headers) and "
+        "journals the introspection for the lab; the peer looks an opaque token up in a dict. "
+        "`as_introspect_no_lab_cpu_vs_peer` (full runs) is the same comparison without the lab.",
     )
+    if ours_no_lab is not None:
+        no_lab_figure(
+            report, "as_introspect_no_lab_cpu_vs_peer", "/introspect", ours_no_lab, theirs
+        )
     detail_sides(report, "introspection", sides)
 
 
@@ -340,8 +345,32 @@ async def measure_costs(
             peer_token = await peer_token_round_trip(
                 client, peer.auth.base_url, f"{peer.rs.base_url}/mcp"
             )
-    await first_token_figures(report, auth, resource, peer, sizes, workdir)
-    await introspection_figures(report, auth, token, peer, peer_token, sizes)
+    # Full runs: an AS of this build with --no-lab in the first-token and introspection
+    # alternations (not in the smoke run, which must stay under a minute).
+    no_lab = None
+    if not report.quick:
+        no_lab = start_as(
+            workdir, [resource], free_loopback_port(), name="demo_as_no_lab", extra=["--no-lab"]
+        )
+    try:
+        if no_lab is not None:
+            wait_ready([no_lab])
+        await first_token_figures(report, auth, resource, peer, sizes, no_lab)
+        no_lab_token = (
+            (await obtain_token(no_lab.base_url, resource)).access_token if no_lab else None
+        )
+        await introspection_figures(
+            report,
+            auth,
+            token,
+            peer,
+            peer_token,
+            sizes,
+            (no_lab, no_lab_token) if no_lab is not None and no_lab_token else None,
+        )
+    finally:
+        if no_lab is not None:
+            no_lab.stop()
     await token_cache_figures(report, rs_jwt, as_database, auth.base_url, token, sizes)
     await introspection_peer_figures(
         report, rs_introspect, auth, intro_token, peer, peer_token, sizes
