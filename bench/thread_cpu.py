@@ -1,7 +1,8 @@
 """AS CPU per request, thread by thread, of demo_as checkouts side by side (ad hoc, not in CI).
 
     uv run python bench/thread_cpu.py --checkout before=/tmp/base --checkout after=. \\
-        [--no-lab before] [--workload first-token|introspect] [--rounds 4] [--prefill 20000]
+        [--no-lab before] [--workload first-token|introspect] [--rounds 4] [--prefill 20000] \\
+        [--history 12]
 
 Starts one ``demo-as`` per checkout (as ``as_ab.py`` does, lab on unless ``--no-lab <label>``),
 then runs the workload against each in alternating rounds; each round is followed by
@@ -13,7 +14,9 @@ py-spy they are shown by id). The event loop, the lab's writer and its grader th
 own shares, which one figure for the whole process mixes with the machine's noise
 (bench/profiling.md §10, §11). ``--prefill N`` first writes N events of one busy client (an
 RS's accepted calls) into each lab-on AS's journal, as a full run's AS carries a full journal
-(its retention then deletes about as many events as each batch writes).
+(its retention then deletes about as many events as each batch writes). ``--history S`` first
+sends S seconds of new clients' first tokens to each AS, as a full run's first-token figures do
+before its introspection figures.
 """
 
 from __future__ import annotations
@@ -95,7 +98,19 @@ async def request_for(workload: str, server: ServerProcess):
     return c.OurIntrospect(server.base_url, grant.access_token), 8
 
 
+async def give_history(servers: dict[str, ServerProcess], seconds: float) -> None:
+    """``seconds`` of new clients' first tokens at each server (as a full run's first-token
+    figures leave its AS before the introspection figures), then time for the deferred work."""
+    async with http_client(4) as client:
+        for server in servers.values():
+            request = c.OurFirstToken(server.base_url, RESOURCE)
+            await run_load(client, request, concurrency=4, seconds=seconds)
+    await asyncio.sleep(6)
+
+
 async def measure(servers: dict[str, ServerProcess], args: argparse.Namespace) -> None:
+    if args.history:
+        await give_history(servers, args.history)
     requests = {label: await request_for(args.workload, s) for label, s in servers.items()}
     cpu: dict[str, dict[int, float]] = {label: {} for label in servers}
     done = dict.fromkeys(servers, 0)
@@ -131,6 +146,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--after", type=float, default=4.0, help="seconds idle after a round")
     parser.add_argument("--prefill", type=int, default=0, help="events in each journal first")
+    parser.add_argument(
+        "--history", type=float, default=0.0, help="seconds of first tokens at each AS first"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mcp-auth-thread-cpu-") as tmp:
         servers: dict[str, ServerProcess] = {}
