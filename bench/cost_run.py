@@ -73,11 +73,10 @@ async def first_token_figures(
     """Ours (lab on, as shipped) against the peer; ``no_lab`` (full runs) takes part in the same
     alternation, so the run also says how much of the difference is the lab."""
     sides = await c.as_first_token(auth, resource, peer, sizes, no_lab=no_lab)
-    ours, *theirs = sides
-    ours_no_lab = theirs.pop(0) if no_lab is not None else None
+    versus_peer, ours_no_lab = without_no_lab(sides, no_lab is not None)
     add_ours_and_ratio(
         report,
-        [ours, *theirs],
+        versus_peer,
         ("as_first_token_cpu_ms", FIRST_TOKEN_MEANING, 2),
         (
             "as_first_token_cpu_vs_peer",
@@ -91,20 +90,28 @@ async def first_token_figures(
     )
     if ours_no_lab is not None:
         no_lab_figure(
-            report, "as_first_token_no_lab_cpu_vs_peer", "first token", ours_no_lab, theirs
+            report, "as_first_token_no_lab_cpu_vs_peer", "first token", ours_no_lab, versus_peer
         )
     detail_sides(report, "first token", sides)
 
 
+def without_no_lab(sides: list[c.Side], has_no_lab: bool) -> tuple[list[c.Side], c.Side | None]:
+    """``[ours, (ours --no-lab), (peer)]`` as ``[ours, (peer)]`` and the ``--no-lab`` side."""
+    if not has_no_lab:
+        return sides, None
+    return [sides[0], *sides[2:]], sides[1]
+
+
 def no_lab_figure(
-    report: Report, name: str, per: str, ours_no_lab: c.Side, theirs: list[c.Side]
+    report: Report, name: str, per: str, ours_no_lab: c.Side, versus_peer: list[c.Side]
 ) -> None:
-    """The ``--no-lab`` AS's CPU per ``per`` ÷ the peer's, measured in the same alternation."""
+    """The ``--no-lab`` AS's CPU per ``per`` ÷ the peer's (``versus_peer``: ours, then the
+    peer's side if measured), measured in the same alternation."""
     check_errors(report, [ours_no_lab])
     report.add(
         Figure(
             name,
-            ratio(ours_no_lab.cpu_ms, theirs[0].cpu_ms) if theirs else None,
+            ratio(ours_no_lab.cpu_ms, versus_peer[1].cpu_ms) if len(versus_peer) > 1 else None,
             "×",
             f"AS CPU per {per} of this build with --no-lab (a database of its own, fresh at "
             f"the start of these figures) ÷ the peer AS's, in the same alternation: the "
@@ -126,11 +133,10 @@ async def introspection_figures(
     """Ours against the peer; ``no_lab`` (full runs: the AS and a token of its own) takes part
     in the same alternation."""
     sides = await c.as_introspection(auth, token, peer, peer_token, sizes, no_lab=no_lab)
-    ours, *theirs = sides
-    ours_no_lab = theirs.pop(0) if no_lab is not None else None
+    versus_peer, ours_no_lab = without_no_lab(sides, no_lab is not None)
     add_ours_and_ratio(
         report,
-        [ours, *theirs],
+        versus_peer,
         ("as_introspect_cpu_ms", INTROSPECT_MEANING, 3),
         ("as_introspect_cpu_vs_peer", "our AS CPU per /introspect ÷ the peer AS's"),
         "See Profile §4b, §7, §8 and §13 below: ours reads revocation in the database on every "
@@ -140,7 +146,7 @@ async def introspection_figures(
     )
     if ours_no_lab is not None:
         no_lab_figure(
-            report, "as_introspect_no_lab_cpu_vs_peer", "/introspect", ours_no_lab, theirs
+            report, "as_introspect_no_lab_cpu_vs_peer", "/introspect", ours_no_lab, versus_peer
         )
     detail_sides(report, "introspection", sides)
 
@@ -356,17 +362,12 @@ async def measure_costs(
         if no_lab is not None:
             wait_ready([no_lab])
         await first_token_figures(report, auth, resource, peer, sizes, no_lab)
-        no_lab_token = (
-            (await obtain_token(no_lab.base_url, resource)).access_token if no_lab else None
-        )
+        no_lab_introspection = None
+        if no_lab is not None:
+            its_token = (await obtain_token(no_lab.base_url, resource)).access_token
+            no_lab_introspection = (no_lab, its_token)
         await introspection_figures(
-            report,
-            auth,
-            token,
-            peer,
-            peer_token,
-            sizes,
-            (no_lab, no_lab_token) if no_lab is not None and no_lab_token else None,
+            report, auth, token, peer, peer_token, sizes, no_lab_introspection
         )
     finally:
         if no_lab is not None:

@@ -100,12 +100,13 @@ async def request_for(workload: str, server: ServerProcess):
 
 async def give_history(servers: dict[str, ServerProcess], seconds: float) -> None:
     """``seconds`` of new clients' first tokens at each server (as a full run's first-token
-    figures leave its AS before the introspection figures), then time for the deferred work."""
+    figures leave its AS before the introspection figures), then until their deferred work is
+    done (``cost_figures.settled_cpu``)."""
     async with http_client(4) as client:
         for server in servers.values():
             request = c.OurFirstToken(server.base_url, RESOURCE)
             await run_load(client, request, concurrency=4, seconds=seconds)
-    await asyncio.sleep(6)
+    await c.settled_cpu(list(servers.values()))
 
 
 async def measure(servers: dict[str, ServerProcess], args: argparse.Namespace) -> None:
